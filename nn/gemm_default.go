@@ -1,0 +1,5 @@
+//go:build !openblas
+
+package nn
+
+func defaultGemm() Gemm { return VekGemm{} }

@@ -1,0 +1,5 @@
+//go:build !openblas
+
+package nn
+
+var benchOnlyKernels []Gemm
