@@ -51,6 +51,13 @@ func (t *Tensor) Resize(shape ...int) *Tensor {
 	return t
 }
 
+// resizeLastDim resizes t to shape with the last dimension replaced by last.
+func (t *Tensor) resizeLastDim(shape []int, last int) {
+	t.Shape = append(t.Shape[:0], shape...)
+	t.Shape[len(t.Shape)-1] = last
+	t.Resize(t.Shape...)
+}
+
 // Len is the number of elements.
 func (t *Tensor) Len() int { return len(t.Data) }
 
