@@ -32,7 +32,9 @@ func numel(shape []int) int {
 	n := 1
 	for _, s := range shape {
 		if s < 0 {
-			panic(fmt.Sprintf("nn: negative dimension in shape %v", shape))
+			// Clone so that shape does not escape: callers' variadic
+			// arguments stay on the stack.
+			panic(fmt.Sprintf("nn: negative dimension in shape %v", slices.Clone(shape)))
 		}
 		n *= s
 	}
@@ -101,7 +103,7 @@ func mustCols(layer string, x *Tensor, want int) {
 // mustShape panics unless x has exactly the given shape.
 func mustShape(layer, what string, x *Tensor, shape ...int) {
 	if !slices.Equal(x.Shape, shape) {
-		panic(fmt.Sprintf("nn: %s: %s has shape %v, want %v", layer, what, x.Shape, shape))
+		panic(fmt.Sprintf("nn: %s: %s has shape %v, want %v", layer, what, x.Shape, slices.Clone(shape)))
 	}
 }
 
