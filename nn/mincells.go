@@ -16,6 +16,7 @@ package nn
 // 1 to float32 precision, and exp stays finite, so no NaN comes from e·z.
 
 type cell interface {
+	kind() cellKind
 	width() int // pre-activation columns per inner unit
 	linear(pre, a, b []float32)
 	linearGrad(pre, da, db, dpre []float32)
@@ -24,6 +25,20 @@ type cell interface {
 }
 
 const gateClamp = 80
+
+type cellKind int
+
+const (
+	kindMinGRU cellKind = iota
+	kindMinLSTM
+	kindMinLSTMNoNorm
+)
+
+// nativeGates, when set (build tag openblas), runs a cell's linear-space
+// gate kernel over whole row ranges in vectorised C: forward (grad false)
+// fills a and b from pre; backward reads da, db (passed as a, b) and fills
+// dpre. It computes the same formulas as the Go cells below.
+var nativeGates func(kind cellKind, grad bool, pre, a, b, dpre []float32, I int)
 
 // expNeg sets e[j] = exp(−clamp(x[j], ±gateClamp)); then σ(x) = 1/(1+e) and
 // σ(−x) = e/(1+e), both to full relative precision.
@@ -77,7 +92,8 @@ func logG(lg, lgp, u []float32) {
 // minGRUCell: z = σ(k), a = 1 − z, b = z·g(u).
 type minGRUCell struct{}
 
-func (minGRUCell) width() int { return 2 }
+func (minGRUCell) kind() cellKind { return kindMinGRU }
+func (minGRUCell) width() int     { return 2 }
 
 func (minGRUCell) linear(pre, a, b []float32) {
 	I := len(a)
@@ -161,6 +177,13 @@ func (minGRUCell) logGrad(pre, dloga, dlogb, dpre []float32) {
 // form): a = f/(f+i), b = i/(f+i)·g(u), so a + b/g = 1. Without
 // normalisation (the official code's use_coeff_norm=false): a = f, b = i·g(u).
 type minLSTMCell struct{ noNorm bool }
+
+func (c minLSTMCell) kind() cellKind {
+	if c.noNorm {
+		return kindMinLSTMNoNorm
+	}
+	return kindMinLSTM
+}
 
 func (minLSTMCell) width() int { return 3 }
 

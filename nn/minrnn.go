@@ -196,6 +196,10 @@ func gVec(dst, v []float32) {
 
 func (m *minRNN) gatesForward(lo, hi int) {
 	I, W := m.Inner, m.cell.width()*m.Inner
+	if nativeGates != nil && !m.cfg.LogSpace {
+		nativeGates(m.cell.kind(), false, m.pre.Data[lo*W:hi*W], m.a.Data[lo*I:hi*I], m.h.Data[lo*I:hi*I], nil, I)
+		return
+	}
 	for r := lo; r < hi; r++ {
 		pre := m.pre.Data[r*W : (r+1)*W]
 		a := m.a.Data[r*I : (r+1)*I]
@@ -246,6 +250,10 @@ func (m *minRNN) Backward(dy *Tensor) *Tensor {
 
 func (m *minRNN) gatesBackward(lo, hi int) {
 	I, W := m.Inner, m.cell.width()*m.Inner
+	if nativeGates != nil && !m.cfg.LogSpace {
+		nativeGates(m.cell.kind(), true, m.pre.Data[lo*W:hi*W], m.da.Data[lo*I:hi*I], m.db.Data[lo*I:hi*I], m.dpre.Data[lo*W:hi*W], I)
+		return
+	}
 	for r := lo; r < hi; r++ {
 		pre, dpre := m.pre.Data[r*W:(r+1)*W], m.dpre.Data[r*W:(r+1)*W]
 		da, db := m.da.Data[r*I:(r+1)*I], m.db.Data[r*I:(r+1)*I]
@@ -357,8 +365,12 @@ func (m *minRNN) Step(y, x, state []float32) {
 	m.stepA = grow(m.stepA, B*I)
 	m.stepB = grow(m.stepB, B*I)
 	m.Proj.Apply(m.stepPre, x, B)
-	for r := 0; r < B; r++ {
-		m.cell.linear(m.stepPre[r*W:(r+1)*W], m.stepA[r*I:(r+1)*I], m.stepB[r*I:(r+1)*I])
+	if nativeGates != nil {
+		nativeGates(m.cell.kind(), false, m.stepPre, m.stepA, m.stepB, nil, I)
+	} else {
+		for r := 0; r < B; r++ {
+			m.cell.linear(m.stepPre[r*W:(r+1)*W], m.stepA[r*I:(r+1)*I], m.stepB[r*I:(r+1)*I])
+		}
 	}
 	scan.Step(state, m.stepA, m.stepB)
 	if m.Out != nil {
