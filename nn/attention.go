@@ -116,8 +116,9 @@ func (a *CausalSelfAttention) Forward(x *Tensor) *Tensor {
 	a.dropResid = a.Train && a.ResidDropout > 0
 	if a.dropAttn || a.dropResid {
 		a.calls++
-		a.attnKey = dropKey(a.seed, a.calls, 0)
-		a.residKey = dropKey(a.seed, a.calls, 1)
+		// Two masks per call, as two streams of the Dropout generator.
+		a.attnKey = dropKey(a.seed, 2*a.calls)
+		a.residKey = dropKey(a.seed, 2*a.calls+1)
 	}
 	a.qkv = a.QKV.Forward(x)
 	a.pShape = [4]int{a.b, a.Heads, a.t, a.t} // a field: a literal shape would escape
@@ -292,31 +293,15 @@ func (a *CausalSelfAttention) ScratchBytes() int {
 	return n
 }
 
-// splitMix64 is SplitMix64's output function: a bijective 64-bit mixer.
-func splitMix64(z uint64) uint64 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
-const golden64 = 0x9e3779b97f4a7c15
-
-// dropKey derives the key of one mask: one per (seed, forward call, stream).
-func dropKey(seed, call, stream uint64) uint64 {
-	return splitMix64(seed ^ splitMix64((2*call+stream+1)*golden64))
-}
-
-// attnMask fills m with element first, first+1, … of the mask stream key:
-// 1/(1−p) (kept) or 0 (dropped with probability p). Element i is the
-// SplitMix64 output i+1 of a generator seeded with key, so any element can
-// be drawn on its own, by any goroutine, with the same result.
+// attnMask fills m with elements first, first+1, … of the dropout mask of
+// key: 1/(1−p) (kept) or 0 (dropped with probability p). It draws from the
+// same counter-based stream as Dropout, so any element can be drawn on its
+// own, by any goroutine, with the same result.
 func attnMask(m []float32, key, first uint64, p float64) {
-	thr := uint64(math.Ceil(p * (1 << 24))) // keep iff the 24-bit uniform ≥ p
+	thr := dropThreshold(p)
 	scale := float32(1 / (1 - p))
-	z := key + first*golden64
 	for i := range m {
-		z += golden64
-		if splitMix64(z)>>40 >= thr {
+		if dropHash(key, first+uint64(i))>>11 >= thr {
 			m[i] = scale
 		} else {
 			m[i] = 0
