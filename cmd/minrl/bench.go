@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/runners"
+)
+
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure speed on this machine",
+	}
+	cmd.AddCommand(newBenchSpeedCmd(), newBenchScanCmd())
+	return cmd
+}
+
+func newBenchSpeedCmd() *cobra.Command {
+	cfg := runners.DefaultSpeedConfig()
+	var out string
+	var quick bool
+	cmd := &cobra.Command{
+		Use:   "speed",
+		Short: "Training-step time of minGRU/minLSTM (parallel) vs GRU/LSTM (sequential)",
+		Long: `Times one training step (forward + backward) of a single layer for each model and
+sequence length, at B=64 and d=128 by default: the paper's runtime figure, measured
+on this CPU. Prints a Markdown table of median step times, speed-ups and memory held
+per step, and writes speed.md, speed.json and speed.png to --out.`,
+		Example: `  minrl bench speed
+  minrl bench speed --quick
+  minrl bench speed --models mingru,gru --T 256,1024 --repeats 3`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if quick {
+				cfg.Ts, cfg.Repeats = []int{64, 256, 1024}, 3
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "minrl bench speed: B=%d d=%d, %d repeats, GEMM %s, GOMAXPROCS %d, %s/%s\n",
+				cfg.B, cfg.D, cfg.Repeats, nn.CurrentGemm().Name(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+			bar := newProgress(cmd, len(cfg.Models)*len(cfg.Ts)*cfg.Repeats, "steps")
+			results, err := runners.Speed(cmd.Context(), cfg, func() { bar.Add(1) })
+			bar.Finish()
+			if err != nil {
+				return err
+			}
+			var table strings.Builder
+			if err := runners.WriteSpeedTable(&table, results); err != nil {
+				return err
+			}
+			fmt.Fprintln(w)
+			io.WriteString(w, table.String())
+			if out == "" {
+				return nil
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return err
+			}
+			header := fmt.Sprintf("Command: `%s`\n\nGEMM %s, GOMAXPROCS %d, %s, %s/%s. Median of %d timed steps after a warm-up.\n\n",
+				strings.Join(os.Args, " "), nn.CurrentGemm().Name(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cfg.Repeats)
+			if err := writeFile(filepath.Join(out, "speed.md"), []byte(header+table.String())); err != nil {
+				return err
+			}
+			js, err := json.MarshalIndent(map[string]any{
+				"config": cfg, "gemm": nn.CurrentGemm().Name(), "gomaxprocs": runtime.GOMAXPROCS(0),
+				"go": runtime.Version(), "build": buildInfo(), "results": results,
+			}, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := writeFile(filepath.Join(out, "speed.json"), js); err != nil {
+				return err
+			}
+			png := filepath.Join(out, "speed.png")
+			title := fmt.Sprintf("One layer, B=%d, d=%d, %s", cfg.B, cfg.D, nn.CurrentGemm().Name())
+			if err := runners.PlotSpeed(results, title, png); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "\nwrote %s, %s, %s\n", filepath.Join(out, "speed.md"), filepath.Join(out, "speed.json"), png)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&cfg.Models, "models", cfg.Models, "models to compare (mingru, minlstm, gru, lstm, mingru-log, minlstm-log)")
+	f.IntSliceVar(&cfg.Ts, "T", cfg.Ts, "sequence lengths")
+	f.IntVar(&cfg.B, "batch", cfg.B, "batch size B")
+	f.IntVar(&cfg.D, "dim", cfg.D, "layer width d")
+	f.IntVar(&cfg.Repeats, "repeats", cfg.Repeats, "timed steps per model and length (median reported)")
+	f.Float64Var(&cfg.MaxSeconds, "max-seconds", cfg.MaxSeconds, "stop repeating a model at a length after this many seconds (0: never)")
+	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for weights and inputs")
+	f.StringVar(&out, "out", "out/bench", "directory for speed.md, speed.json and speed.png (empty: print only)")
+	f.BoolVar(&quick, "quick", false, "a short run: T in {64, 256, 1024}, 3 repeats")
+	return cmd
+}
+
+func newBenchScanCmd() *cobra.Command {
+	var elems, repeats int
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Memory bandwidth of the linear scan vs a copy of as many bytes",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if elems < 64*128 || repeats < 1 {
+				return fmt.Errorf("need --elems >= %d and --repeats >= 1", 64*128)
+			}
+			s, c := runners.ScanBandwidth(elems, repeats)
+			fmt.Fprintf(cmd.OutOrStdout(), "scan forward %.1f GB/s, copy %.1f GB/s: the scan runs at %.0f%% of copy bandwidth (%d elements, median of %d)\n",
+				s/1e9, c/1e9, 100*s/c, elems, repeats)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&elems, "elems", 64<<20, "scan elements (B·T·D, B=64, D=128)")
+	cmd.Flags().IntVar(&repeats, "repeats", 7, "rounds (median reported)")
+	return cmd
+}
+
+// newProgress returns a progress bar on stderr, drawn only when stderr is a
+// terminal (logs and CI output stay clean).
+func newProgress(cmd *cobra.Command, total int, what string) *progressbar.ProgressBar {
+	visible := false
+	if f, ok := cmd.ErrOrStderr().(*os.File); ok {
+		visible = term.IsTerminal(int(f.Fd()))
+	}
+	return progressbar.NewOptions(total, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
+		progressbar.OptionSetDescription(what), progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetVisibility(visible))
+}
+
+func buildInfo() map[string]string {
+	info := map[string]string{}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "-tags", "vcs.revision", "vcs.modified", "CGO_ENABLED":
+				info[s.Key] = s.Value
+			}
+		}
+	}
+	return info
+}
+
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
