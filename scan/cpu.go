@@ -183,6 +183,18 @@ func (j *job) ensureChunkScratch() {
 	j.prod, j.local, j.carry = j.prod[:n], j.local[:n], j.carry[:n]
 }
 
+// flushTiny zeroes a chunk's running product of gates once it is below
+// 2⁻¹⁰⁰ (≈8e-31). Products of hundreds of gates in (0, 1) otherwise sink
+// into float32's subnormal range, where every multiply is ~100x slower;
+// and a carried state scaled by such a factor is far below the rounding of
+// the chunk's own result.
+func flushTiny(p float32) float32 {
+	if p < 0x1p-100 && p > -0x1p-100 {
+		return 0
+	}
+	return p
+}
+
 // chunkOf maps a chunked work item to its sequence and time range.
 func (j *job) chunkOf(item int) (bi, c, t0, t1 int) {
 	bi, c = item/j.chunks, item%j.chunks
@@ -203,7 +215,7 @@ func (j *job) forwardReduce(lo, hi int) {
 			r := (bi*T + t) * D
 			at, bt := j.a[r:r+D], j.b[r:r+D]
 			for k := range p {
-				p[k] *= at[k]
+				p[k] = flushTiny(p[k] * at[k])
 				l[k] = at[k]*l[k] + bt[k]
 			}
 		}
@@ -248,62 +260,48 @@ func (c *CPU) Backward(da, db, dh0, dh, a, h, h0 []float32, d Dims) {
 }
 
 func (j *job) backwardPlain(lo, hi int) {
-	T, D := j.d.T, j.d.D
 	for item := lo; item < hi; item++ {
 		bi, d0, d1 := j.cols(item)
-		j.adjointRange(bi*T*D, 0, T, d0, d1, nil)
-		j.finishGrads(bi, d0, d1, 0, T)
+		j.adjointRange(bi, 0, j.d.T, d0, d1, nil)
 	}
 }
 
-// adjointRange writes g_t into db for t in [t0, t1) on channels [d0, d1),
-// with g_{t1} taken from next (nil: zero; next is ignored at t1 = T).
-func (j *job) adjointRange(base, t0, t1, d0, d1 int, next []float32) {
+// adjointRange runs the reverse recurrence for t in [t1-1 .. t0] on channels
+// [d0, d1) of sequence bi, in one pass: g_t = dh_t + a_{t+1} g_{t+1} into
+// db, da_t = g_t h_{t-1}, and at t0 = 0 also dh0 = a_0 g_0. g_{t1} comes
+// from next (nil: zero; ignored at t1 = T).
+func (j *job) adjointRange(bi, t0, t1, d0, d1 int, next []float32) {
 	D, T, w := j.d.D, j.d.T, d1-d0
+	base := bi * T * D
 	for t := t1 - 1; t >= t0; t-- {
 		o := base + t*D + d0
-		gt, dht := j.db[o:o+w], j.dh[o:o+w]
-		if t == T-1 {
+		gt, dht, dat := j.db[o:o+w], j.dh[o:o+w], j.da[o:o+w]
+		switch {
+		case t == T-1 || (t == t1-1 && next == nil):
 			copy(gt, dht)
-			continue
-		}
-		if t == t1-1 {
-			if next == nil {
-				copy(gt, dht)
-				continue
+		default:
+			if t < t1-1 {
+				next = j.db[o+D : o+D+w]
 			}
-		} else {
-			next = j.db[o+D : o+D+w]
+			an := j.a[o+D : o+D+w]
+			next = next[:w]
+			for k := range gt {
+				gt[k] = dht[k] + an[k]*next[k]
+			}
 		}
-		an := j.a[o+D : o+D+w]
-		next = next[:w]
-		for k := range gt {
-			gt[k] = dht[k] + an[k]*next[k]
-		}
-	}
-}
-
-// finishGrads sets da_t = g_t h_{t-1} for t in [t0, t1) and, at t0 = 0,
-// dh0 = a_0 g_0.
-func (j *job) finishGrads(bi, d0, d1, t0, t1 int) {
-	T, D, w := j.d.T, j.d.D, d1-d0
-	base := bi * T * D
-	for t := t0; t < t1; t++ {
-		o := base + t*D + d0
-		gt, dat := j.db[o:o+w], j.da[o:o+w]
+		var hp []float32
 		switch {
 		case t > 0:
-			hp := j.h[o-D : o-D+w]
-			for k := range dat {
-				dat[k] = gt[k] * hp[k]
-			}
+			hp = j.h[o-D : o-D+w]
 		case j.h0 != nil:
-			hp := j.h0[bi*D+d0 : bi*D+d1]
-			for k := range dat {
-				dat[k] = gt[k] * hp[k]
-			}
+			hp = j.h0[bi*D+d0 : bi*D+d1]
 		default:
 			clear(dat)
+			continue
+		}
+		hp = hp[:w]
+		for k := range dat {
+			dat[k] = gt[k] * hp[k]
 		}
 	}
 	if t0 == 0 && j.dh0 != nil {
@@ -359,7 +357,7 @@ func (j *job) backwardReduce(lo, hi int) {
 				an := j.a[r+D : r+2*D]
 				for k := range p {
 					l[k] = dht[k] + an[k]*l[k]
-					p[k] *= an[k]
+					p[k] = flushTiny(p[k] * an[k])
 				}
 			} else {
 				copy(l, dht)
@@ -377,7 +375,6 @@ func (j *job) backwardApply(lo, hi int) {
 			o := c*S + bi*D
 			next = j.carry[o : o+D]
 		}
-		j.adjointRange(bi*T*D, t0, t1, 0, D, next)
-		j.finishGrads(bi, 0, D, t0, t1)
+		j.adjointRange(bi, t0, t1, 0, D, next)
 	}
 }
