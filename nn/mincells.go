@@ -40,6 +40,18 @@ const (
 // dpre. It computes the same formulas as the Go cells below.
 var nativeGates func(kind cellKind, grad bool, pre, a, b, dpre []float32, I int)
 
+// linearGates runs the linear-space gate kernel of c over rows = len(a)/I
+// rows: forward (grad false) fills a, b from pre; backward reads da, db
+// (passed as a, b) and fills dpre. It uses the C kernels when built in,
+// else the vectorised Go ones.
+func linearGates(c cell, grad bool, pre, a, b, dpre []float32, I int) {
+	if nativeGates != nil {
+		nativeGates(c.kind(), grad, pre, a, b, dpre, I)
+		return
+	}
+	goGates(c, grad, pre, a, b, dpre, I)
+}
+
 // expNeg sets e[j] = exp(−clamp(x[j], ±gateClamp)); then σ(x) = 1/(1+e) and
 // σ(−x) = e/(1+e), both to full relative precision.
 func expNeg(e, x []float32) {

@@ -196,18 +196,12 @@ func gVec(dst, v []float32) {
 
 func (m *minRNN) gatesForward(lo, hi int) {
 	I, W := m.Inner, m.cell.width()*m.Inner
-	if nativeGates != nil && !m.cfg.LogSpace {
-		nativeGates(m.cell.kind(), false, m.pre.Data[lo*W:hi*W], m.a.Data[lo*I:hi*I], m.h.Data[lo*I:hi*I], nil, I)
+	if !m.cfg.LogSpace {
+		linearGates(m.cell, false, m.pre.Data[lo*W:hi*W], m.a.Data[lo*I:hi*I], m.h.Data[lo*I:hi*I], nil, I)
 		return
 	}
 	for r := lo; r < hi; r++ {
-		pre := m.pre.Data[r*W : (r+1)*W]
-		a := m.a.Data[r*I : (r+1)*I]
-		if m.cfg.LogSpace {
-			m.cell.log(pre, a, m.b.Data[r*I:(r+1)*I])
-		} else {
-			m.cell.linear(pre, a, m.h.Data[r*I:(r+1)*I])
-		}
+		m.cell.log(m.pre.Data[r*W:(r+1)*W], m.a.Data[r*I:(r+1)*I], m.b.Data[r*I:(r+1)*I])
 	}
 }
 
@@ -250,18 +244,12 @@ func (m *minRNN) Backward(dy *Tensor) *Tensor {
 
 func (m *minRNN) gatesBackward(lo, hi int) {
 	I, W := m.Inner, m.cell.width()*m.Inner
-	if nativeGates != nil && !m.cfg.LogSpace {
-		nativeGates(m.cell.kind(), true, m.pre.Data[lo*W:hi*W], m.da.Data[lo*I:hi*I], m.db.Data[lo*I:hi*I], m.dpre.Data[lo*W:hi*W], I)
+	if !m.cfg.LogSpace {
+		linearGates(m.cell, true, m.pre.Data[lo*W:hi*W], m.da.Data[lo*I:hi*I], m.db.Data[lo*I:hi*I], m.dpre.Data[lo*W:hi*W], I)
 		return
 	}
 	for r := lo; r < hi; r++ {
-		pre, dpre := m.pre.Data[r*W:(r+1)*W], m.dpre.Data[r*W:(r+1)*W]
-		da, db := m.da.Data[r*I:(r+1)*I], m.db.Data[r*I:(r+1)*I]
-		if m.cfg.LogSpace {
-			m.cell.logGrad(pre, da, db, dpre)
-		} else {
-			m.cell.linearGrad(pre, da, db, dpre)
-		}
+		m.cell.logGrad(m.pre.Data[r*W:(r+1)*W], m.da.Data[r*I:(r+1)*I], m.db.Data[r*I:(r+1)*I], m.dpre.Data[r*W:(r+1)*W])
 	}
 }
 
@@ -365,13 +353,7 @@ func (m *minRNN) Step(y, x, state []float32) {
 	m.stepA = grow(m.stepA, B*I)
 	m.stepB = grow(m.stepB, B*I)
 	m.Proj.Apply(m.stepPre, x, B)
-	if nativeGates != nil {
-		nativeGates(m.cell.kind(), false, m.stepPre, m.stepA, m.stepB, nil, I)
-	} else {
-		for r := 0; r < B; r++ {
-			m.cell.linear(m.stepPre[r*W:(r+1)*W], m.stepA[r*I:(r+1)*I], m.stepB[r*I:(r+1)*I])
-		}
-	}
+	linearGates(m.cell, false, m.stepPre, m.stepA, m.stepB, nil, I)
 	scan.Step(state, m.stepA, m.stepB)
 	if m.Out != nil {
 		m.Out.Apply(y, state, B)
