@@ -101,18 +101,9 @@ func (w *rnnWeights) checkState(layer, what string, s []float32, b int) {
 	}
 }
 
-// fit resizes t to dims unless it has that shape already. Unlike a plain
-// Resize(a, b, c) call, whose argument slice escapes (Resize may format it
-// into a panic), it allocates nothing when the shape is unchanged.
-func fit(t *Tensor, dims ...int) {
-	if !slices.Equal(t.Shape, dims) {
-		t.Resize(slices.Clone(dims)...)
-	}
-}
-
 // setState copies s (nil: zeros) into dst resized to [b, H].
 func setState(dst *Tensor, s []float32, b, h int) {
-	fit(dst, b, h)
+	dst.Resize(b, h)
 	if s == nil {
 		dst.Zero()
 	} else {
@@ -132,7 +123,7 @@ func seqGrain(b int) int { return par.Grain(b, 4) }
 // prevStates fills hp [B, T, H] with h_{t-1} for every t: h0 at t = 0, then
 // y shifted by one step, so that Σ_t h_{t-1}ᵀ·dgates_t is one product.
 func prevStates(hp *Tensor, h0, y []float32, b, t, h int) {
-	fit(hp, b, t, h)
+	hp.Resize(b, t, h)
 	for i := 0; i < b; i++ {
 		row := hp.Data[i*t*h : (i+1)*t*h]
 		copy(row[:h], h0[i*h:(i+1)*h])
@@ -222,10 +213,10 @@ func (g *GRU) Forward(x *Tensor, h0 []float32) *Tensor {
 	g.x, g.b, g.t, g.fresh = x, b, t, true
 	g.gemm = CurrentGemm()
 	setState(&g.h0, h0, b, H)
-	fit(&g.y, b, t, H)
-	fit(&g.g, b, t, G)
-	fit(&g.hn, b, t, H)
-	fit(&g.gh, b, G)
+	g.y.Resize(b, t, H)
+	g.g.Resize(b, t, G)
+	g.hn.Resize(b, t, H)
+	g.gh.Resize(b, G)
 	g.setBiases()
 
 	// Input projections of all steps in one product; biases join per step.
@@ -237,7 +228,7 @@ func (g *GRU) Forward(x *Tensor, h0 []float32) *Tensor {
 
 func (g *GRU) setBiases() {
 	H := g.H
-	fit(&g.brz, 2*H)
+	g.brz.Resize(2 * H)
 	vek32.Add_Into(g.brz.Data, g.Bx.Value.Data[:2*H], g.Bh.Value.Data[:2*H])
 }
 
@@ -323,10 +314,10 @@ func (g *GRU) Backward(dy *Tensor) *Tensor {
 	g.fresh = false
 	b, t, H, G := g.b, g.t, g.H, 3*g.H
 	g.gemm = CurrentGemm()
-	fit(&g.dgh, b, t, G)
-	fit(&g.carry, b, H)
-	fit(&g.dhz, b, H)
-	fit(&g.whT, G, H)
+	g.dgh.Resize(b, t, G)
+	g.carry.Resize(b, H)
+	g.dhz.Resize(b, H)
+	g.whT.Resize(G, H)
 	transposeInto(g.whT.Data, g.Wh.Value.Data, H, G)
 
 	g.dy = dy
@@ -339,9 +330,9 @@ func (g *GRU) Backward(dy *Tensor) *Tensor {
 	MatMul(true, false, H, G, rows, 1, g.hprev.Data, H, g.dgh.Data, G, 1, g.Wh.Grad.Data, G)
 	AddColSums(g.Bx.Grad.Data, g.g.Data, rows, G)
 	AddColSums(g.Bh.Grad.Data, g.dgh.Data, rows, G)
-	fit(&g.wxT, G, g.In)
+	g.wxT.Resize(G, g.In)
 	transposeInto(g.wxT.Data, g.Wx.Value.Data, g.In, G)
-	fit(&g.dx, b, t, g.In)
+	g.dx.Resize(b, t, g.In)
 	MatMul(false, false, rows, g.In, G, 1, g.g.Data, G, g.wxT.Data, g.In, 0, g.dx.Data, g.In)
 	return &g.dx
 }
@@ -406,7 +397,7 @@ func (g *GRU) StateGrad() []float32 { return g.carry.Data }
 // FinalState returns h_T [B·H] of the last Forward, owned by g.
 func (g *GRU) FinalState() []float32 {
 	H, T := g.H, g.t
-	fit(&g.last, g.b, H)
+	g.last.Resize(g.b, H)
 	for b := 0; b < g.b; b++ {
 		copy(g.last.Data[b*H:(b+1)*H], g.y.Data[(b*T+T-1)*H:])
 	}
@@ -425,9 +416,9 @@ func (g *GRU) Step(x *Tensor, h []float32) {
 		panic(fmt.Sprintf("nn: GRU.Step: h has %d elements, want B·H = %d·%d", len(h), b, H))
 	}
 	g.gemm = CurrentGemm()
-	fit(&g.sg, b, G)
-	fit(&g.shn, b, H)
-	fit(&g.sgh, b, G)
+	g.sg.Resize(b, G)
+	g.shn.Resize(b, H)
+	g.sgh.Resize(b, G)
 	g.setBiases()
 	MatMul(false, false, b, G, g.In, 1, x.Data, g.In, g.Wx.Value.Data, G, 0, g.sg.Data, G)
 	g.st = gruStep{hp: h, ldp: H, g: g.sg.Data, ldg: G, hn: g.shn.Data, ldn: H, ho: h, ldo: H, gh: g.sgh.Data}

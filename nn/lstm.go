@@ -95,11 +95,11 @@ func (l *LSTM) Forward(x *Tensor, h0, c0 []float32) *Tensor {
 	l.gemm = CurrentGemm()
 	setState(&l.h0, h0, b, H)
 	setState(&l.c0, c0, b, H)
-	fit(&l.y, b, t, H)
-	fit(&l.g, b, t, G)
-	fit(&l.c, b, t, H)
-	fit(&l.tc, b, t, H)
-	fit(&l.gh, b, G)
+	l.y.Resize(b, t, H)
+	l.g.Resize(b, t, G)
+	l.c.Resize(b, t, H)
+	l.tc.Resize(b, t, H)
+	l.gh.Resize(b, G)
 	l.setBiases()
 
 	// Input projections of all steps in one product; biases join per step.
@@ -141,7 +141,7 @@ func (l *LSTM) forwardSeq(lo, hi int) {
 func (l *LSTM) stepRows(lo, hi int) { l.forwardRows(lo, hi, &l.st) }
 
 func (l *LSTM) setBiases() {
-	fit(&l.bsum, 4*l.H)
+	l.bsum.Resize(4 * l.H)
 	vek32.Add_Into(l.bsum.Data, l.Bx.Value.Data, l.Bh.Value.Data)
 }
 
@@ -197,11 +197,11 @@ func (l *LSTM) Backward(dy *Tensor) *Tensor {
 	l.fresh = false
 	b, t, H, G := l.b, l.t, l.H, 4*l.H
 	l.gemm = CurrentGemm()
-	fit(&l.carryH, b, H)
-	fit(&l.carryC, b, H)
-	fit(&l.dh, b, H)
-	fit(&l.gh, b, G)
-	fit(&l.whT, G, H)
+	l.carryH.Resize(b, H)
+	l.carryC.Resize(b, H)
+	l.dh.Resize(b, H)
+	l.gh.Resize(b, G)
+	l.whT.Resize(G, H)
 	transposeInto(l.whT.Data, l.Wh.Value.Data, H, G)
 
 	l.dy = dy
@@ -212,14 +212,14 @@ func (l *LSTM) Backward(dy *Tensor) *Tensor {
 	prevStates(&l.hprev, l.h0.Data, l.y.Data, b, t, H)
 	MatMul(true, false, l.In, G, rows, 1, l.x.Data, l.In, l.g.Data, G, 1, l.Wx.Grad.Data, G)
 	MatMul(true, false, H, G, rows, 1, l.hprev.Data, H, l.g.Data, G, 1, l.Wh.Grad.Data, G)
-	fit(&l.dbias, G)
+	l.dbias.Resize(G)
 	l.dbias.Zero()
 	AddColSums(l.dbias.Data, l.g.Data, rows, G)
 	vek32.Add_Inplace(l.Bx.Grad.Data, l.dbias.Data)
 	vek32.Add_Inplace(l.Bh.Grad.Data, l.dbias.Data)
-	fit(&l.wxT, G, l.In)
+	l.wxT.Resize(G, l.In)
 	transposeInto(l.wxT.Data, l.Wx.Value.Data, l.In, G)
-	fit(&l.dx, b, t, l.In)
+	l.dx.Resize(b, t, l.In)
 	MatMul(false, false, rows, l.In, G, 1, l.g.Data, G, l.wxT.Data, l.In, 0, l.dx.Data, l.In)
 	return &l.dx
 }
@@ -292,8 +292,8 @@ func (l *LSTM) StateGrad() (dh0, dc0 []float32) { return l.carryH.Data, l.carryC
 // FinalState returns h_T and c_T [B·H] of the last Forward, owned by l.
 func (l *LSTM) FinalState() (h, c []float32) {
 	H, T := l.H, l.t
-	fit(&l.lastH, l.b, H)
-	fit(&l.lastC, l.b, H)
+	l.lastH.Resize(l.b, H)
+	l.lastC.Resize(l.b, H)
 	for b := 0; b < l.b; b++ {
 		copy(l.lastH.Data[b*H:(b+1)*H], l.y.Data[(b*T+T-1)*H:])
 		copy(l.lastC.Data[b*H:(b+1)*H], l.c.Data[(b*T+T-1)*H:])
@@ -313,9 +313,9 @@ func (l *LSTM) Step(x *Tensor, h, c []float32) {
 		panic(fmt.Sprintf("nn: LSTM.Step: h, c have %d, %d elements, want B·H = %d·%d", len(h), len(c), b, H))
 	}
 	l.gemm = CurrentGemm()
-	fit(&l.sg, b, G)
-	fit(&l.stc, b, H)
-	fit(&l.sgh, b, G)
+	l.sg.Resize(b, G)
+	l.stc.Resize(b, H)
+	l.sgh.Resize(b, G)
 	l.setBiases()
 	MatMul(false, false, b, G, l.In, 1, x.Data, l.In, l.Wx.Value.Data, G, 0, l.sg.Data, G)
 	l.st = lstmStep{hp: h, ldp: H, cp: c, ldq: H, g: l.sg.Data, ldg: G, c: c, tc: l.stc.Data, ldc: H, ho: h, ldo: H, gh: l.sgh.Data}

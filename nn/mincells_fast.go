@@ -132,14 +132,6 @@ func recip1p(s, e []float32) {
 	vek32.Inv_Inplace(s)
 }
 
-// negMask is all ones when v is negative (sign bit set), else zero.
-func negMask(v float32) uint32 { return uint32(int32(math.Float32bits(v)) >> 31) }
-
-// pick returns x where mask is all ones, else y, without a branch.
-func pick(mask uint32, x, y float32) float32 {
-	return math.Float32frombits(math.Float32bits(x)&mask | math.Float32bits(y)&^mask)
-}
-
 // g and g' from u, σ(u) and exp(−u): g = u+½ (u ≥ 0) or σ(u);
 // g' = 1 or σ(u)(1−σ(u)).
 func gPick(u, su, eu float32) (g, gp float32) {

@@ -26,66 +26,86 @@ func Sigmoid(dst, x []float32) {
 	for i := 0; i < len(x); i += vblock {
 		d := dst[i:min(i+vblock, len(x))]
 		copy(d, x[i:i+len(d)])
-		clampBelow(d, -80) // σ(-80) ≈ 1.8e-35: saturated, and exp stays finite
+		if !finite(d) {
+			for k, v := range d {
+				d[k] = float32(1 / (1 + math.Exp(-float64(v))))
+			}
+			continue
+		}
+		// σ(±80) is 0 or 1 to float32 precision; the clamp keeps exp finite.
+		vek32.MaximumNumber_Inplace(d, -80)
+		vek32.MinimumNumber_Inplace(d, 80)
 		vek32.Neg_Inplace(d)
-		expBlock(d)
+		vek32.Exp_Inplace(d)
 		vek32.AddNumber_Inplace(d, 1)
 		vek32.Inv_Inplace(d)
 	}
 }
 
-func clampBelow(d []float32, lo float32) {
-	for k, v := range d {
-		if v < lo {
-			d[k] = lo
-		}
-	}
+// finite reports whether every element of d is finite, in one vector pass:
+// a NaN or ±Inf anywhere makes the sum non-finite. (A finite block whose
+// sum overflows is reported non-finite too; callers then take their exact
+// slow path.)
+func finite(d []float32) bool {
+	s := float64(vek32.Sum(d))
+	return !math.IsNaN(s) && !math.IsInf(s, 0)
+}
+
+// negMask is all ones when v is negative (sign bit set), else zero.
+func negMask(v float32) uint32 { return uint32(int32(math.Float32bits(v)) >> 31) }
+
+// pick returns x where mask is all ones, else y, without a branch.
+func pick(mask uint32, x, y float32) float32 {
+	return math.Float32frombits(math.Float32bits(x)&mask | math.Float32bits(y)&^mask)
 }
 
 // Tanh sets dst[i] = tanh(x[i]). dst may alias x.
 func Tanh(dst, x []float32) {
 	mustSameLen("Tanh", dst, x)
-	var e [vblock]float32
+	var e, p, z [vblock]float32
 	for i := 0; i < len(x); i += vblock {
 		xs := x[i:min(i+vblock, len(x))]
-		es := e[:len(xs)]
-		// e = exp(-2|x|), at most 1, never overflows.
+		n := len(xs)
+		d := dst[i : i+n]
+		if !finite(xs) {
+			for k, v := range xs {
+				d[k] = float32(math.Tanh(float64(v)))
+			}
+			continue
+		}
+		// Large |x|: (1 − e)/(1 + e) with e = exp(−2|x|) ≤ 1, sign restored.
+		es, ps, zs := e[:n], p[:n], z[:n]
 		copy(es, xs)
 		vek32.Abs_Inplace(es)
-		clampAbove(es, 40) // tanh(40) rounds to 1
+		vek32.MinimumNumber_Inplace(es, 40) // tanh(40) rounds to 1
 		vek32.MulNumber_Inplace(es, -2)
-		expBlock(es)
-		d := dst[i : i+len(xs)]
+		vek32.Exp_Inplace(es)
+		copy(ps, es)
+		vek32.AddNumber_Inplace(ps, 1)
+		vek32.Neg_Inplace(es)
+		vek32.AddNumber_Inplace(es, 1)
+		vek32.Div_Inplace(es, ps)
+		// Small |x| < 0.625, where (1−e)/(1+e) would cancel: Cephes' tanhf
+		// polynomial x + x·z·P(z), z = x².
+		vek32.Mul_Into(zs, xs, xs)
+		copy(ps, zs)
+		vek32.MulNumber_Inplace(ps, -5.70498872745e-3)
+		vek32.AddNumber_Inplace(ps, 2.06390887954e-2)
+		vek32.Mul_Inplace(ps, zs)
+		vek32.AddNumber_Inplace(ps, -5.37397155531e-2)
+		vek32.Mul_Inplace(ps, zs)
+		vek32.AddNumber_Inplace(ps, 1.33314422036e-1)
+		vek32.Mul_Inplace(ps, zs)
+		vek32.AddNumber_Inplace(ps, -3.33332819422e-1)
+		vek32.Mul_Inplace(ps, zs)
+		vek32.Mul_Inplace(ps, xs)
+		vek32.Add_Inplace(ps, xs)
 		for k, v := range xs {
-			a := float32(math.Abs(float64(v)))
-			var t float32
-			if a < 0.625 {
-				t = tanhSmall(a)
-			} else {
-				t = (1 - es[k]) / (1 + es[k])
-			}
-			if v < 0 {
-				t = -t
-			}
-			d[k] = t
+			big := math.Float32frombits(math.Float32bits(es[k]) | math.Float32bits(v)&(1<<31))
+			small := negMask(float32(math.Abs(float64(v))) - 0.625)
+			d[k] = pick(small, ps[k], big)
 		}
 	}
-}
-
-func clampAbove(d []float32, hi float32) {
-	for k, v := range d {
-		if v > hi {
-			d[k] = hi
-		}
-	}
-}
-
-// tanhSmall is Cephes' tanhf polynomial for 0 <= x < 0.625, where
-// (1-e)/(1+e) would cancel.
-func tanhSmall(x float32) float32 {
-	z := x * x
-	p := ((((-5.70498872745e-3*z+2.06390887954e-2)*z-5.37397155531e-2)*z+1.33314422036e-1)*z - 3.33332819422e-1)
-	return x + x*z*p
 }
 
 // Softplus sets dst[i] = log(1+exp(x[i])), computed as
