@@ -219,9 +219,12 @@ func directionalCheck(t *testing.T, rng *rand.Rand, s minSpec, logSpace bool, B,
 	}
 	x64, h064 := to64(x.Data), to64(h0)
 	want := refMin(s, x64, B, T, pv, h064)
-	if e := relL2(y.Data, want); e > tol {
-		t.Errorf("forward: rel err %.3g > %.1g", e, tol)
+	fwdErr := relL2(y.Data, want)
+	if fwdErr > tol {
+		t.Errorf("forward: rel err %.3g > %.1g", fwdErr, tol)
 	}
+	report := fmt.Sprintf("y %.1e", fwdErr)
+	defer func() { t.Logf("float32 vs float64 rel err: %s", report) }()
 	w := randTensor(rng, 1, y.Shape...)
 	w64 := to64(w.Data)
 	ZeroGrads(l)
@@ -255,6 +258,7 @@ func directionalCheck(t *testing.T, rng *rand.Rand, s minSpec, logSpace bool, B,
 			vals[i] += e * dir[i]
 		}
 		fd := (lp - lm) / (2 * e)
+		report += fmt.Sprintf(", d%s %.1e", strings.TrimPrefix(strings.TrimPrefix(name, "mingru."), "minlstm."), math.Abs(dot-fd)/math.Max(1e-300, math.Abs(fd)))
 		if math.Abs(dot-fd) > tol*math.Max(1, math.Abs(fd)) {
 			t.Errorf("%s: directional derivative %.9g, finite difference %.9g", name, dot, fd)
 		}

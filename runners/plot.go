@@ -29,7 +29,7 @@ func PlotSpeed(results []SpeedResult, title, path string) error {
 	p.Y.Label.Text = "training step, forward + backward (ms)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = false, false // bottom right is empty: times grow with T
 	var models []string
 	for _, r := range results {
 		if !slices.Contains(models, r.Model) {

@@ -109,6 +109,7 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--json", help="also write the medians (ms) to this JSON file")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -135,6 +136,12 @@ def main():
             row.append(1000 * statistics.median(times))
             print(f"T={T} {name}: {row[-1]:.1f} ms", file=sys.stderr)
         rows.append(row)
+    if a.json:
+        import json
+        with open(a.json, "w") as f:
+            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                       "openblas_coretype": os.environ["OPENBLAS_CORETYPE"], "B": a.batch, "d": a.dim,
+                       "ms": {m: {str(r[0]): r[1 + i] for r in rows} for i, m in enumerate(a.models)}}, f, indent=1)
     print("| T | " + " | ".join(f"{m} ms" for m in a.models) + " |")
     print("|---:|" + "---:|" * len(a.models))
     for row in rows:

@@ -67,7 +67,7 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 				return err
 			}
 			header := fmt.Sprintf("Command: `%s`\n\nGEMM %s, GOMAXPROCS %d, %s, %s/%s. Median of %d timed steps after a warm-up.\n\n",
-				strings.Join(os.Args, " "), nn.CurrentGemm().Name(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cfg.Repeats)
+				commandLine(), nn.CurrentGemm().Name(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cfg.Repeats)
 			if err := writeFile(filepath.Join(out, "speed.md"), []byte(header+table.String())); err != nil {
 				return err
 			}
@@ -133,6 +133,16 @@ func newProgress(cmd *cobra.Command, total int, what string) *progressbar.Progre
 	return progressbar.NewOptions(total, progressbar.OptionSetWriter(cmd.ErrOrStderr()),
 		progressbar.OptionSetDescription(what), progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetVisibility(visible))
+}
+
+// commandLine is how this run was invoked, with the binary named minrl and
+// the build tags shown, so that a result file says how to reproduce it.
+func commandLine() string {
+	prefix := "minrl"
+	if tags := buildInfo()["-tags"]; tags != "" {
+		prefix = "go run -tags " + tags + " ./cmd/minrl"
+	}
+	return strings.Join(append([]string{prefix}, os.Args[1:]...), " ")
 }
 
 func buildInfo() map[string]string {
