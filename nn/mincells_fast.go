@@ -139,14 +139,24 @@ func gPick(u, su, eu float32) (g, gp float32) {
 	return pick(m, su, u+0.5), pick(m, su*(eu*su), 1)
 }
 
+// sigmoids sets e = exp(−x) and s = σ(x) for the gathered gate inputs:
+// (e1, s1) from k, (e2, s2) from k2 when lstm, (eu, su) from u.
+func (s *gateScratch) sigmoids(n int, lstm bool) {
+	expNegVec(s.e1[:n], s.k[:n])
+	recip1p(s.s1[:n], s.e1[:n])
+	if lstm {
+		expNegVec(s.e2[:n], s.k2[:n])
+		recip1p(s.s2[:n], s.e2[:n])
+	}
+	expNegVec(s.eu[:n], s.u[:n])
+	recip1p(s.su[:n], s.eu[:n])
+}
+
 // gruForward: a = σ(−k) = e·z, b = z·g(u).
 func (s *gateScratch) gruForward(n int, a, b []float32) {
+	s.sigmoids(n, false)
 	ek, z, eu, su := s.e1[:n], s.s1[:n], s.eu[:n], s.su[:n]
-	expNegVec(ek, s.k[:n])
-	recip1p(z, ek)
 	vek32.Mul_Into(a, ek, z)
-	expNegVec(eu, s.u[:n])
-	recip1p(su, eu)
 	u := s.u[:n]
 	for j := range b {
 		g, _ := gPick(u[j], su[j], eu[j])
@@ -156,11 +166,8 @@ func (s *gateScratch) gruForward(n int, a, b []float32) {
 
 // gruBackward: dk = (db·g − da)·z(1−z), du = db·z·g'; results replace k, u.
 func (s *gateScratch) gruBackward(n int, da, db []float32) {
+	s.sigmoids(n, false)
 	ek, z, eu, su := s.e1[:n], s.s1[:n], s.eu[:n], s.su[:n]
-	expNegVec(ek, s.k[:n])
-	recip1p(z, ek)
-	expNegVec(eu, s.u[:n])
-	recip1p(su, eu)
 	dk, du := s.k[:n], s.u[:n]
 	for j := range dk {
 		g, gp := gPick(du[j], su[j], eu[j])
@@ -173,13 +180,8 @@ func (s *gateScratch) gruBackward(n int, da, db []float32) {
 // lstmForward: f = σ(k_f), i = σ(k_i); a = f/(f+i), b = i/(f+i)·g(u), or
 // a = f, b = i·g(u) without normalisation.
 func (s *gateScratch) lstmForward(n int, noNorm bool, a, b []float32) {
-	ef, f, ei, i, eu, su := s.e1[:n], s.s1[:n], s.e2[:n], s.s2[:n], s.eu[:n], s.su[:n]
-	expNegVec(ef, s.k[:n])
-	recip1p(f, ef)
-	expNegVec(ei, s.k2[:n])
-	recip1p(i, ei)
-	expNegVec(eu, s.u[:n])
-	recip1p(su, eu)
+	s.sigmoids(n, true)
+	f, i, eu, su := s.s1[:n], s.s2[:n], s.eu[:n], s.su[:n]
 	u := s.u[:n]
 	for j := range a {
 		g, _ := gPick(u[j], su[j], eu[j])
@@ -195,13 +197,8 @@ func (s *gateScratch) lstmForward(n int, noNorm bool, a, b []float32) {
 
 // lstmBackward: see minLSTMCell.linearGrad; results replace k_f, k_i, u.
 func (s *gateScratch) lstmBackward(n int, noNorm bool, da, db []float32) {
+	s.sigmoids(n, true)
 	ef, f, ei, i, eu, su := s.e1[:n], s.s1[:n], s.e2[:n], s.s2[:n], s.eu[:n], s.su[:n]
-	expNegVec(ef, s.k[:n])
-	recip1p(f, ef)
-	expNegVec(ei, s.k2[:n])
-	recip1p(i, ei)
-	expNegVec(eu, s.u[:n])
-	recip1p(su, eu)
 	dkf, dki, du := s.k[:n], s.k2[:n], s.u[:n]
 	for j := range dkf {
 		g, gp := gPick(du[j], su[j], eu[j])
