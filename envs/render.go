@@ -1,0 +1,55 @@
+package envs
+
+import (
+	"fmt"
+	"image"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Renderer is implemented by environments that can draw their current
+// state as an RGB image.
+type Renderer interface {
+	Render(width, height int) (*image.RGBA, error)
+}
+
+// WriteGIF encodes frames as an animated GIF, delayCS hundredths of a
+// second per frame, written atomically to path.
+func WriteGIF(path string, frames []*image.RGBA, delayCS int) error {
+	if len(frames) == 0 {
+		return fmt.Errorf("gif %s: no frames", path)
+	}
+	g := &gif.GIF{}
+	for _, f := range frames {
+		p := image.NewPaletted(f.Bounds(), palette.WebSafe)
+		draw.FloydSteinberg.Draw(p, f.Bounds(), f, image.Point{})
+		g.Image = append(g.Image, p)
+		g.Delay = append(g.Delay, delayCS)
+	}
+	return writeAtomic(path, func(w io.Writer) error { return gif.EncodeAll(w, g) })
+}
+
+// writeAtomic writes through a temporary file and a rename.
+func writeAtomic(path string, write func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = write(f); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
