@@ -91,7 +91,8 @@ var (
 // CheckAction validates an action against a space: the right length and
 // finite values (Discrete actions must be valid indices). Box bounds are
 // not enforced: like MuJoCo, environments clamp controls themselves, and
-// the ClipAction wrapper clips explicitly.
+// the ClipAction wrapper clips explicitly. Keep spaces in Space-typed
+// fields: converting a Box value to the interface on every Step allocates.
 func CheckAction(space Space, action []float64) error {
 	if len(action) != space.Dim() {
 		return fmt.Errorf("%w: %d values, want %d for %v", ErrBadAction, len(action), space.Dim(), space)

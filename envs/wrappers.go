@@ -49,8 +49,9 @@ func (t *TimeLimit) Elapsed() int { return t.steps }
 // reach the env.
 type ClipAction struct {
 	Wrapper
-	box Box
-	buf []float64
+	box   Box
+	space Space // box, converted once
+	buf   []float64
 }
 
 // NewClipAction wraps e, whose action space must be a Box.
@@ -59,12 +60,12 @@ func NewClipAction(e Env) (*ClipAction, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: ClipAction needs a Box action space, got %v", ErrUnsupported, e.ActionSpace())
 	}
-	return &ClipAction{Wrapper: Wrapper{e}, box: b, buf: make([]float64, b.Dim())}, nil
+	return &ClipAction{Wrapper: Wrapper{e}, box: b, space: b, buf: make([]float64, b.Dim())}, nil
 }
 
 // Step implements Env.
 func (c *ClipAction) Step(a []float64) (StepResult, error) {
-	if err := CheckAction(c.box, a); err != nil {
+	if err := CheckAction(c.space, a); err != nil {
 		return StepResult{}, err
 	}
 	for i, v := range a {
@@ -79,7 +80,7 @@ type RescaleAction struct {
 	Wrapper
 	inner     Box
 	Low, High float64
-	space     Box
+	space     Space
 	buf       []float64
 }
 

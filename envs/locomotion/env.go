@@ -22,7 +22,7 @@ type Env struct {
 	rng              *rand.Rand
 	qpos, qvel, obs  []float64
 	action           []float64
-	obsSpace, actSpc envs.Box
+	obsSpace, actSpc envs.Space
 	info             envs.Info
 	ep               envs.Episode
 	geoms            []Geom
