@@ -205,3 +205,35 @@ func TestLinearAndActivationDoNotAllocate(t *testing.T) {
 		l.Backward(a.Backward(dy))
 	})
 }
+
+func TestInitOrthogonal(t *testing.T) {
+	rng := NewRNG(24)
+	for _, shape := range [][2]int{{6, 4}, {4, 6}, {5, 5}} {
+		p := NewParam("w", false, shape[0], shape[1])
+		InitOrthogonal(p, rng, 2)
+		r, c := shape[0], shape[1]
+		// The smaller Gram matrix must be gain²·I.
+		small := min(r, c)
+		for i := 0; i < small; i++ {
+			for j := 0; j < small; j++ {
+				var s float64
+				for k := 0; k < max(r, c); k++ {
+					var a, b float32
+					if r >= c {
+						a, b = p.Value.Data[k*c+i], p.Value.Data[k*c+j]
+					} else {
+						a, b = p.Value.Data[i*c+k], p.Value.Data[j*c+k]
+					}
+					s += float64(a) * float64(b)
+				}
+				want := 0.0
+				if i == j {
+					want = 4
+				}
+				if math.Abs(s-want) > 1e-5 {
+					t.Fatalf("%v: Gram[%d,%d] = %g, want %g", shape, i, j, s, want)
+				}
+			}
+		}
+	}
+}

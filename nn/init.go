@@ -1,8 +1,11 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // NewRNG returns a deterministic generator for a seed. Every random choice
@@ -40,3 +43,43 @@ func InitXavier(p *Param, rng *rand.Rand, fanIn, fanOut int) {
 // FanInBound is PyTorch's default bound 1/√fanIn for Linear, GRU and LSTM
 // weights and biases (kaiming_uniform with a=√5 reduces to it).
 func FanInBound(fanIn int) float64 { return 1 / math.Sqrt(float64(max(fanIn, 1))) }
+
+// InitOrthogonal fills a 2-D parameter with a (semi-)orthogonal matrix
+// scaled by gain, as torch.nn.init.orthogonal_: the Q factor of a Gaussian
+// matrix, with the signs fixed by R's diagonal so the result is uniformly
+// distributed. Used by PPO's networks (gain √2 for hidden layers).
+func InitOrthogonal(p *Param, rng *rand.Rand, gain float64) {
+	if len(p.Value.Shape) != 2 {
+		panic(fmt.Sprintf("nn: InitOrthogonal: %s has shape %v, want 2-D", p.Name, p.Value.Shape))
+	}
+	rows, cols := p.Value.Shape[0], p.Value.Shape[1]
+	tall := rows >= cols
+	m, n := rows, cols
+	if !tall {
+		m, n = cols, rows
+	}
+	a := mat.NewDense(m, n, nil)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			a.Set(i, j, rng.NormFloat64())
+		}
+	}
+	var qr mat.QR
+	qr.Factorize(a)
+	var q, r mat.Dense
+	qr.QTo(&q)
+	qr.RTo(&r)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			v := q.At(i, j)
+			if r.At(j, j) < 0 {
+				v = -v
+			}
+			if tall {
+				p.Value.Data[i*cols+j] = float32(gain * v)
+			} else {
+				p.Value.Data[j*cols+i] = float32(gain * v)
+			}
+		}
+	}
+}
