@@ -19,10 +19,11 @@ type Env struct {
 	Task *Task
 	Phys Physics
 
-	rng              *rand.Rand
-	qpos, qvel, obs  []float64
-	action           []float64
-	obsSpace, actSpc envs.Box
+	rng             *rand.Rand
+	qpos, qvel, obs []float64
+	action          []float64
+	// Interfaces, boxed once: passing a Box to CheckAction would allocate.
+	obsSpace, actSpc envs.Space
 	info             envs.Info
 	ep               envs.Episode
 	geoms            []Geom
