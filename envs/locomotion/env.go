@@ -19,9 +19,10 @@ type Env struct {
 	Task *Task
 	Phys Physics
 
-	rng              *rand.Rand
-	qpos, qvel, obs  []float64
-	action           []float64
+	rng             *rand.Rand
+	qpos, qvel, obs []float64
+	action          []float64
+	// Interfaces, boxed once: passing a Box to CheckAction would allocate.
 	obsSpace, actSpc envs.Space
 	info             envs.Info
 	ep               envs.Episode
