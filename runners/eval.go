@@ -1,0 +1,268 @@
+package runners
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+
+	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/internal/par"
+)
+
+// Policy acts for n episodes played in lockstep (see package policy).
+type Policy interface {
+	ObsDim() int
+	ActDim() int
+	// Reset starts n new episodes.
+	Reset(n int)
+	// Act writes actions [n·ActDim] for observations [n·ObsDim] and the
+	// rewards [n] received after the previous actions (0 at the start).
+	Act(obs, rewards, actions []float64) error
+}
+
+// EvalConfig configures an evaluation.
+type EvalConfig struct {
+	Env      string // environment id
+	Episodes int    // played in parallel
+	// Seed: episode i is reset with seed Seed+i, so a report is
+	// reproducible and every policy meets the same start states.
+	Seed uint64
+	// MaxSteps overrides the environment's time limit (0: the spec's).
+	MaxSteps int
+}
+
+// EpisodeResult is one evaluated episode.
+type EpisodeResult struct {
+	Episode    int     `json:"episode"`
+	Seed       uint64  `json:"seed"`
+	Return     float64 `json:"return"`
+	Length     int     `json:"length"`
+	Normalized float64 `json:"normalized"` // NaN without reference returns
+	Terminated bool    `json:"terminated"`
+	Error      string  `json:"error,omitempty"` // a simulator failure that ended the episode
+}
+
+// EvalReport summarises the episodes of one policy (one target return).
+type EvalReport struct {
+	Env            string          `json:"env"`
+	Target         float64         `json:"target"`
+	Episodes       int             `json:"episodes"`
+	MeanReturn     float64         `json:"mean_return"`
+	StdReturn      float64         `json:"std_return"`
+	MeanNormalized float64         `json:"mean_normalized"`
+	StdNormalized  float64         `json:"std_normalized"`
+	MeanLength     float64         `json:"mean_length"`
+	ScoreNote      string          `json:"score_note"`
+	Results        []EpisodeResult `json:"results"`
+}
+
+// Evaluate plays cfg.Episodes episodes with pol, all in lockstep: each
+// step, the envs still running step in parallel goroutines, then the
+// policy acts for all of them at once.
+func Evaluate(ctx context.Context, pol Policy, cfg EvalConfig) (EvalReport, error) {
+	if cfg.Episodes < 1 {
+		return EvalReport{}, fmt.Errorf("evaluate: %d episodes", cfg.Episodes)
+	}
+	spec, err := envs.Lookup(cfg.Env)
+	if err != nil {
+		return EvalReport{}, err
+	}
+	var opts []envs.Option
+	if cfg.MaxSteps > 0 {
+		opts = append(opts, envs.WithMaxEpisodeSteps(cfg.MaxSteps))
+	}
+	n := cfg.Episodes
+	ev := &episodes{envs: make([]envs.Env, n)}
+	defer ev.close()
+	for i := range ev.envs {
+		if ev.envs[i], err = envs.Make(cfg.Env, opts...); err != nil {
+			return EvalReport{}, err
+		}
+	}
+	od, ad := ev.envs[0].ObservationSpace().Dim(), ev.envs[0].ActionSpace().Dim()
+	if pol.ObsDim() != od || pol.ActDim() != ad {
+		return EvalReport{}, fmt.Errorf("evaluate: policy is for %d-d observations and %d-d actions, %s has %d and %d",
+			pol.ObsDim(), pol.ActDim(), cfg.Env, od, ad)
+	}
+	ev.init(n, od, ad)
+	for i, e := range ev.envs {
+		obs, _, err := e.Reset(envs.WithSeed(cfg.Seed + uint64(i)))
+		if err != nil {
+			return EvalReport{}, fmt.Errorf("episode %d: %w", i, err)
+		}
+		copy(ev.obs[i*od:], obs)
+		ev.res[i] = EpisodeResult{Episode: i, Seed: cfg.Seed + uint64(i)}
+	}
+	pol.Reset(n)
+	for ev.running > 0 {
+		if err := ctx.Err(); err != nil {
+			return EvalReport{}, err
+		}
+		if err := pol.Act(ev.obs, ev.rewards, ev.actions); err != nil {
+			return EvalReport{}, fmt.Errorf("policy: %w", err)
+		}
+		for i, v := range ev.actions {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return EvalReport{}, fmt.Errorf("policy produced action %g for episode %d", v, i/ad)
+			}
+		}
+		par.For(n, 1, ev.stepK)
+		ev.running = 0
+		for i, err := range ev.errs {
+			if err != nil {
+				return EvalReport{}, fmt.Errorf("episode %d: %w", i, err)
+			}
+			if !ev.done[i] {
+				ev.running++
+			}
+		}
+	}
+	return summarize(spec, ev.res), nil
+}
+
+// episodes is the lockstep state of an evaluation.
+type episodes struct {
+	envs         []envs.Env
+	od, ad       int
+	obs, rewards []float64
+	actions      []float64
+	done         []bool
+	running      int
+	res          []EpisodeResult
+	errs         []error
+	stepK        par.Func
+}
+
+func (ev *episodes) init(n, od, ad int) {
+	ev.od, ev.ad = od, ad
+	ev.obs, ev.rewards, ev.actions = make([]float64, n*od), make([]float64, n), make([]float64, n*ad)
+	ev.done, ev.res, ev.errs = make([]bool, n), make([]EpisodeResult, n), make([]error, n)
+	ev.running = n
+	ev.stepK = ev.step
+}
+
+func (ev *episodes) step(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		if ev.done[i] {
+			ev.rewards[i] = 0
+			continue
+		}
+		r, err := ev.envs[i].Step(ev.actions[i*ev.ad : (i+1)*ev.ad])
+		if err != nil {
+			ev.errs[i] = err
+			continue
+		}
+		copy(ev.obs[i*ev.od:(i+1)*ev.od], r.Obs)
+		ev.rewards[i] = r.Reward
+		ev.res[i].Return += r.Reward
+		ev.res[i].Length++
+		if r.Done() {
+			ev.done[i] = true
+			ev.res[i].Terminated = r.Terminated
+			if r.Info != nil && r.Info.Err != nil {
+				ev.res[i].Error = r.Info.Err.Error()
+			}
+		}
+	}
+}
+
+func (ev *episodes) close() {
+	for _, e := range ev.envs {
+		if e != nil {
+			e.Close()
+		}
+	}
+}
+
+func summarize(spec envs.Spec, res []EpisodeResult) EvalReport {
+	rep := EvalReport{Env: spec.ID, Episodes: len(res), Results: res}
+	rets, norms := make([]float64, len(res)), make([]float64, len(res))
+	var length float64
+	for i := range res {
+		res[i].Normalized, _ = spec.NormalizedScore(res[i].Return)
+		rets[i], norms[i] = res[i].Return, res[i].Normalized
+		length += float64(res[i].Length)
+	}
+	rep.MeanReturn, rep.StdReturn = meanStd(rets)
+	rep.MeanNormalized, rep.StdNormalized = meanStd(norms)
+	rep.MeanLength = length / float64(len(res))
+	if math.IsNaN(spec.RandomReturn) {
+		rep.ScoreNote = "no reference returns for " + spec.ID + ": no normalised score"
+	} else {
+		rep.ScoreNote = fmt.Sprintf("minrl-normalised: 100·(R − %.1f)/(%.1f − %.1f), references from %s",
+			spec.RandomReturn, spec.ExpertReturn, spec.RandomReturn, spec.RefSource)
+	}
+	return rep
+}
+
+// meanStd returns the mean and the population standard deviation.
+func meanStd(xs []float64) (float64, float64) {
+	var m, v float64
+	for _, x := range xs {
+		m += x
+	}
+	m /= float64(len(xs))
+	for _, x := range xs {
+		v += (x - m) * (x - m)
+	}
+	return m, math.Sqrt(v / float64(len(xs)))
+}
+
+// WriteEvalFiles writes the per-episode CSV and the JSON report of each
+// report into dir as <prefix>.csv and <prefix>.json.
+func WriteEvalFiles(dir, prefix string, reports []EvalReport) error {
+	err := writeFileAtomic(filepath.Join(dir, prefix+".csv"), func(w io.Writer) (int64, error) {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"env", "target", "episode", "seed", "return", "normalized", "length", "terminated", "error"})
+		for _, r := range reports {
+			for _, e := range r.Results {
+				cw.Write([]string{r.Env, fmtF(r.Target), strconv.Itoa(e.Episode), strconv.FormatUint(e.Seed, 10),
+					fmtF(e.Return), fmtF(e.Normalized), strconv.Itoa(e.Length), strconv.FormatBool(e.Terminated), e.Error})
+			}
+		}
+		cw.Flush()
+		return 0, cw.Error()
+	})
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, prefix+".json"), func(w io.Writer) (int64, error) {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return 0, enc.Encode(jsonSafe(reports))
+	})
+}
+
+func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
+
+// jsonSafe replaces NaN (no normalised score) by nulls: JSON has no NaN.
+func jsonSafe(reports []EvalReport) any {
+	out := make([]map[string]any, len(reports))
+	for i, r := range reports {
+		rs := make([]map[string]any, len(r.Results))
+		for j, e := range r.Results {
+			rs[j] = map[string]any{"episode": e.Episode, "seed": e.Seed, "return": e.Return, "length": e.Length,
+				"normalized": nullNaN(e.Normalized), "terminated": e.Terminated}
+			if e.Error != "" {
+				rs[j]["error"] = e.Error
+			}
+		}
+		out[i] = map[string]any{"env": r.Env, "target": r.Target, "episodes": r.Episodes,
+			"mean_return": r.MeanReturn, "std_return": r.StdReturn,
+			"mean_normalized": nullNaN(r.MeanNormalized), "std_normalized": nullNaN(r.StdNormalized),
+			"mean_length": r.MeanLength, "score_note": r.ScoreNote, "results": rs}
+	}
+	return out
+}
+
+func nullNaN(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
+}
