@@ -47,3 +47,29 @@ func TestBadFlagsFail(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderWritesAGIF(t *testing.T) {
+	dir := t.TempDir()
+	out, err := run(t, "render", "--env", "Pendulum-v1", "--out", filepath.Join(dir, "p.gif"), "--frames", filepath.Join(dir, "frames"), "--max-steps", "6", "--every", "2", "--width", "32", "--height", "32")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "p.gif"))
+	if err != nil || !strings.HasPrefix(string(data), "GIF89a") {
+		t.Fatalf("no GIF: %v", err)
+	}
+	frames, _ := os.ReadDir(filepath.Join(dir, "frames"))
+	if len(frames) != 4 {
+		t.Errorf("%d frames, want 4 (steps 0, 2, 4, 6)", len(frames))
+	}
+	if _, err := run(t, "render", "--env", "Nope-v0"); err == nil {
+		t.Error("unknown env accepted")
+	}
+}
+
+func TestEnvsList(t *testing.T) {
+	out, err := run(t, "envs", "list")
+	if err != nil || !strings.Contains(out, "Pendulum-v1") {
+		t.Errorf("%v\n%s", err, out)
+	}
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"image"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/minrl/minrl/envs"
+)
+
+// actor chooses actions for one env when rendering an episode.
+type actor interface {
+	act(obs []float64, reward float64, action []float64) error
+}
+
+type randomActor struct {
+	space envs.Space
+	rng   *rand.Rand
+}
+
+func (r randomActor) act(_ []float64, _ float64, a []float64) error {
+	r.space.Sample(r.rng, a)
+	return nil
+}
+
+func newRenderCmd() *cobra.Command {
+	var env, policyArg, out, framesDir string
+	var seed uint64
+	var width, height, maxSteps, every int
+	var target float64
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Play one episode and write it as an animated GIF (and PNG frames)",
+		Example: `  minrl render --env minrl/Hopper-v0 --policy random --out hopper.gif
+  minrl render --env Pendulum-v1 --policy runs/pendulum-medium-mingru/best.safetensors --target -150 --out pendulum.gif`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if width < 16 || height < 16 || every < 1 {
+				return fmt.Errorf("need --size of at least 16x16 and --every >= 1")
+			}
+			e, err := envs.Make(env)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			r, ok := envs.As[envs.Renderer](e)
+			if !ok {
+				return fmt.Errorf("%s cannot render", env)
+			}
+			var a actor
+			if policyArg == "random" {
+				a = randomActor{space: e.ActionSpace(), rng: rand.New(rand.NewPCG(seed, 1))}
+			} else {
+				if a, err = loadActor(policyArg, env, target); err != nil {
+					return err
+				}
+			}
+			obs, _, err := e.Reset(envs.WithSeed(seed))
+			if err != nil {
+				return err
+			}
+			action := make([]float64, e.ActionSpace().Dim())
+			var frames []*image.RGBA
+			var ret, reward float64
+			steps := 0
+			for {
+				if steps%every == 0 {
+					f, err := r.Render(width, height)
+					if err != nil {
+						return err
+					}
+					frames = append(frames, f)
+				}
+				if maxSteps > 0 && steps >= maxSteps {
+					break
+				}
+				if err := a.act(obs, reward, action); err != nil {
+					return err
+				}
+				res, err := e.Step(action)
+				if err != nil {
+					return err
+				}
+				obs, reward = res.Obs, res.Reward
+				ret += res.Reward
+				steps++
+				if res.Done() {
+					f, err := r.Render(width, height)
+					if err != nil {
+						return err
+					}
+					frames = append(frames, f)
+					break
+				}
+			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			if err := envs.WriteGIF(out, frames, 4*every); err != nil {
+				return err
+			}
+			if framesDir != "" {
+				if err := writeFrames(framesDir, frames); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d steps, return %.1f, %d frames -> %s\n", env, steps, ret, len(frames), out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&env, "env", "minrl/Hopper-v0", "environment id (minrl envs list)")
+	f.StringVar(&policyArg, "policy", "random", "random, or a policy checkpoint (.safetensors)")
+	f.Float64Var(&target, "target", 0, "return to condition a decision policy on (0: the checkpoint's first target)")
+	f.StringVar(&out, "out", "episode.gif", "animated GIF to write")
+	f.StringVar(&framesDir, "frames", "", "also write every frame as a PNG into this directory")
+	f.Uint64Var(&seed, "seed", 0, "episode seed")
+	f.IntVar(&width, "width", 480, "frame width")
+	f.IntVar(&height, "height", 320, "frame height")
+	f.IntVar(&maxSteps, "max-steps", 0, "stop after this many steps (0: the episode's end)")
+	f.IntVar(&every, "every", 2, "render every n-th step")
+	return cmd
+}
+
+func writeFrames(dir string, frames []*image.RGBA) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for i, fr := range frames {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("frame%05d.png", i)))
+		if err != nil {
+			return err
+		}
+		if err := png.Encode(f, fr); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadActor loads a policy checkpoint for rendering.
+func loadActor(path, env string, target float64) (actor, error) {
+	return nil, fmt.Errorf("policy checkpoints are not supported yet: %s", path)
+}
