@@ -40,7 +40,8 @@ type CausalSelfAttention struct {
 	attnKey, residKey   uint64
 	dropAttn, dropResid bool // modes of the last Forward, for Backward
 
-	x        *Tensor // input of the last Forward
+	x        *Tensor   // input of the last Forward
+	keep     []float32 // key mask [B·T] of the last Forward, nil when none
 	b, t     int
 	pShape   [4]int
 	g        Gemm
@@ -106,11 +107,25 @@ func (a *CausalSelfAttention) pairGrain() int {
 //	qkv = x Wqkv + bqkv
 //	per (b, h): P = softmax_causal(Q Kᵀ/√dh), O = (P ⊙ M_attn) V
 //	y = (O Wo + bo) ⊙ M_resid
-func (a *CausalSelfAttention) Forward(x *Tensor) *Tensor {
+func (a *CausalSelfAttention) Forward(x *Tensor) *Tensor { return a.ForwardMasked(x, nil) }
+
+// ForwardMasked is Forward with a key mask keep [B·T] (nil: no mask), as
+// the attention_mask of Hugging Face's GPT-2: query i of sequence b attends
+// to the keys j ≤ i with keep[b·T+j] ≠ 0 only, and masked keys get weight
+// exactly 0, so the values at masked positions cannot reach any other
+// position. A query with no such key (a left-padded position, say)
+// attends to itself alone (P_ii = 1), a defined, finite output. a keeps
+// keep for Backward: leave it unchanged until then.
+func (a *CausalSelfAttention) ForwardMasked(x *Tensor, keep []float32) *Tensor {
 	if len(x.Shape) != 3 || x.Shape[2] != a.Dim {
 		panic(fmt.Sprintf("nn: CausalSelfAttention: input shape %v, want [B, T, %d]", x.Shape, a.Dim))
 	}
+	if keep != nil && len(keep) != x.Shape[0]*x.Shape[1] {
+		panic(fmt.Sprintf("nn: CausalSelfAttention: key mask has %d elements for input shape %v, want B·T = %d",
+			len(keep), x.Shape, x.Shape[0]*x.Shape[1]))
+	}
 	a.x, a.b, a.t = x, x.Shape[0], x.Shape[1]
+	a.keep = keep
 	a.g = CurrentGemm()
 	a.dropAttn = a.Train && a.AttnDropout > 0
 	a.dropResid = a.Train && a.ResidDropout > 0
@@ -179,32 +194,10 @@ func (a *CausalSelfAttention) forwardPairs(lo, hi int) {
 		q, k, v := a.qkv.Data[base:], a.qkv.Data[base+D:], a.qkv.Data[base+2*D:]
 		p := a.p.Data[bh*tt : (bh+1)*tt]
 		a.g.Sgemm(false, true, T, T, dh, scale, q, ld, k, ld, 0, p, T)
-		// Stable softmax over j ≤ i. The masked entries are zeroed before
-		// the exponential (so one vectorised Exp covers the whole block)
-		// and after it.
-		for i := 0; i < T; i++ {
-			row := p[i*T : i*T+i+1]
-			m := row[0]
-			for _, s := range row[1:] {
-				m = max(m, s)
-			}
-			for j := range row {
-				row[j] -= m
-			}
-			clear(p[i*T+i+1 : (i+1)*T])
-		}
-		Exp(p, p)
-		for i := 0; i < T; i++ {
-			row := p[i*T : i*T+i+1]
-			var sum float32
-			for _, e := range row {
-				sum += e
-			}
-			inv := 1 / sum
-			for j := range row {
-				row[j] *= inv
-			}
-			clear(p[i*T+i+1 : (i+1)*T])
+		if a.keep != nil {
+			maskedSoftmax(p, a.keep[b*T:(b+1)*T], T)
+		} else {
+			causalSoftmax(p, T)
 		}
 		pv := p
 		if a.dropAttn {
@@ -220,6 +213,103 @@ func (a *CausalSelfAttention) forwardPairs(lo, hi int) {
 			pv = pd
 		}
 		a.g.Sgemm(false, false, T, dh, T, 1, pv, T, v, ld, 0, a.o.Data[b*T*D+h*dh:], D)
+	}
+}
+
+// causalSoftmax turns the scores p [T, T] into causal probabilities in
+// place: a stable softmax over j ≤ i, zero above the diagonal. The masked
+// entries are zeroed before the exponential (so one vectorised Exp covers
+// the whole block) and after it.
+func causalSoftmax(p []float32, T int) {
+	for i := 0; i < T; i++ {
+		row := p[i*T : i*T+i+1]
+		m := row[0]
+		for _, s := range row[1:] {
+			m = max(m, s)
+		}
+		for j := range row {
+			row[j] -= m
+		}
+		clear(p[i*T+i+1 : (i+1)*T])
+	}
+	Exp(p, p)
+	for i := 0; i < T; i++ {
+		row := p[i*T : i*T+i+1]
+		var sum float32
+		for _, e := range row {
+			sum += e
+		}
+		inv := 1 / sum
+		for j := range row {
+			row[j] *= inv
+		}
+		clear(p[i*T+i+1 : (i+1)*T])
+	}
+}
+
+// expFloor is the smallest exponent maskedSoftmax passes to Exp.
+const expFloor = -87
+
+// maskedSoftmax is causalSoftmax over the keys j ≤ i with keep[j] ≠ 0.
+// Masked scores are set to 0 before the exponential (the row maximum is
+// taken over kept keys only, so nothing overflows) and their probabilities
+// to exactly 0 after it; a row with no kept key becomes P_ii = 1.
+//
+// The exponents are clamped at −87 (exp(−87) ≈ 1.6e-38, nothing next to a
+// row sum ≥ 1): Exp takes a slower, differently rounded path for a whole
+// block holding any smaller input, so without the clamp the scores of a
+// padded query row could change the rounding of real rows in its block.
+// With it, real outputs are bit-for-bit independent of masked values.
+func maskedSoftmax(p, keep []float32, T int) {
+	first := T // first kept key: rows i < first have none
+	for j, k := range keep {
+		if k != 0 {
+			first = j
+			break
+		}
+	}
+	for i := 0; i < T; i++ {
+		row := p[i*T : (i+1)*T]
+		if i < first {
+			clear(row)
+			continue
+		}
+		m := float32(math.Inf(-1))
+		for j, s := range row[:i+1] {
+			if keep[j] != 0 {
+				m = max(m, s)
+			}
+		}
+		for j, s := range row[:i+1] {
+			if keep[j] != 0 {
+				row[j] = max(s-m, expFloor)
+			} else {
+				row[j] = 0
+			}
+		}
+		clear(row[i+1:])
+	}
+	Exp(p, p)
+	for i := 0; i < T; i++ {
+		row := p[i*T : (i+1)*T]
+		if i < first {
+			clear(row)
+			row[i] = 1
+			continue
+		}
+		var sum float32
+		for j, e := range row[:i+1] {
+			if keep[j] != 0 {
+				sum += e
+			} else {
+				row[j] = 0
+			}
+		}
+		inv := 1 / sum
+		for j := range row[:i+1] {
+			row[j] *= inv
+		}
+		clear(row[i+1:])
 	}
 }
 

@@ -52,6 +52,7 @@ type minRNN struct {
 	carry  bool // h0 came from the caller
 	y      *Tensor
 	h0Grad []float32
+	keep   []float32 // [B·T] step mask of the last Forward; nil: every step is real
 
 	// Backward scratch.
 	dh           *Tensor
@@ -109,11 +110,33 @@ func (m *minRNN) Config() MinRNNConfig { return m.cfg }
 // or nil to start fresh (from g(v) when LearnedH0, else from 0). In log
 // space a carried state must be positive, as every state the layer makes
 // is; it enters the scan as log h0 (never through g again).
-func (m *minRNN) Forward(x *Tensor, h0 []float32) *Tensor {
+func (m *minRNN) Forward(x *Tensor, h0 []float32) *Tensor { return m.ForwardMasked(x, h0, nil) }
+
+// ForwardMasked is Forward with a step mask keep [B·T] (nil: all steps
+// real). A masked step (keep 0) is the identity of the recurrence,
+//
+//	a_t = 1, b_t = 0:  h_t = h_{t-1},
+//
+// so padding leaves the state as it was: left padding starts the real steps
+// from h0, right padding carries the last real state to the end, and the
+// values of x at masked steps influence nothing. Backward gives their
+// pre-activations zero gradient (so their dx is zero) while ∂L/∂h flows
+// through them unchanged. Masks need the linear-space scan: a log-space
+// layer panics (log b = −∞ would poison the log-scan's gradient).
+func (m *minRNN) ForwardMasked(x *Tensor, h0, keep []float32) *Tensor {
 	if len(x.Shape) != 3 || x.Shape[2] != m.cfg.Dim {
 		panic(fmt.Sprintf("nn: %s: input shape %v, want [B, T, %d]", m.name, x.Shape, m.cfg.Dim))
 	}
 	B, T := x.Shape[0], x.Shape[1]
+	if keep != nil {
+		if m.cfg.LogSpace {
+			panic(fmt.Sprintf("nn: %s: step masks need the linear-space scan (LogSpace is set)", m.name))
+		}
+		if len(keep) != B*T {
+			panic(fmt.Sprintf("nn: %s: step mask has %d elements, want B·T = %d", m.name, len(keep), B*T))
+		}
+	}
+	m.keep = keep
 	m.x = x
 	m.dims = scan.Dims{B: B, T: T, D: m.Inner}
 	m.pre = m.Proj.Forward(x)
@@ -198,6 +221,17 @@ func (m *minRNN) gatesForward(lo, hi int) {
 	I, W := m.Inner, m.cell.width()*m.Inner
 	if !m.cfg.LogSpace {
 		linearGates(m.cell, false, m.pre.Data[lo*W:hi*W], m.a.Data[lo*I:hi*I], m.h.Data[lo*I:hi*I], nil, I)
+		if m.keep != nil {
+			for r := lo; r < hi; r++ {
+				if m.keep[r] == 0 { // identity step: a = 1, b = 0
+					a := m.a.Data[r*I : (r+1)*I]
+					for j := range a {
+						a[j] = 1
+					}
+					clear(m.h.Data[r*I : (r+1)*I])
+				}
+			}
+		}
 		return
 	}
 	for r := lo; r < hi; r++ {
@@ -246,6 +280,13 @@ func (m *minRNN) gatesBackward(lo, hi int) {
 	I, W := m.Inner, m.cell.width()*m.Inner
 	if !m.cfg.LogSpace {
 		linearGates(m.cell, true, m.pre.Data[lo*W:hi*W], m.da.Data[lo*I:hi*I], m.db.Data[lo*I:hi*I], m.dpre.Data[lo*W:hi*W], I)
+		if m.keep != nil {
+			for r := lo; r < hi; r++ {
+				if m.keep[r] == 0 { // a and b were constants there
+					clear(m.dpre.Data[r*W : (r+1)*W])
+				}
+			}
+		}
 		return
 	}
 	for r := lo; r < hi; r++ {

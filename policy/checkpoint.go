@@ -1,0 +1,597 @@
+package policy
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/minrl/minrl/nn"
+)
+
+// ---- safetensors ----
+//
+// A safetensors file is
+//
+//	u64 N (little-endian) | N bytes of JSON header | data
+//
+// where the header maps each tensor name to {"dtype", "shape",
+// "data_offsets": [begin, end]} (byte offsets into the data, which the
+// tensors must cover exactly, without gaps or overlaps) and the optional
+// key "__metadata__" to a string→string map. Data are little-endian. minrl
+// writes and reads F32 only; the header is padded with spaces to a
+// multiple of 8 bytes, as the reference writer does.
+
+// maxHeader bounds the header size, as the reference reader does (100 MB).
+const maxHeader = 100 << 20
+
+const metadataKey = "__metadata__"
+
+// WriteSafetensors writes the tensors (F32, in the given order) and the
+// metadata in safetensors format. Names must be unique and non-empty, and
+// each tensor's data must match its shape.
+func WriteSafetensors(w io.Writer, tensors []nn.NamedTensor, meta map[string]string) error {
+	var hdr bytes.Buffer
+	hdr.WriteByte('{')
+	if len(meta) > 0 {
+		writeJSONString(&hdr, metadataKey)
+		hdr.WriteString(":{")
+		keys := make([]string, 0, len(meta))
+		for k := range meta {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			if i > 0 {
+				hdr.WriteByte(',')
+			}
+			writeJSONString(&hdr, k)
+			hdr.WriteByte(':')
+			writeJSONString(&hdr, meta[k])
+		}
+		hdr.WriteByte('}')
+	}
+	seen := make(map[string]bool, len(tensors))
+	var off int64
+	for i, nt := range tensors {
+		switch {
+		case nt.Name == "" || nt.Name == metadataKey:
+			return fmt.Errorf("policy: safetensors: tensor %d has the reserved or empty name %q", i, nt.Name)
+		case seen[nt.Name]:
+			return fmt.Errorf("policy: safetensors: tensor %q given twice", nt.Name)
+		case nt.Tensor == nil:
+			return fmt.Errorf("policy: safetensors: tensor %q is nil", nt.Name)
+		}
+		n := 1
+		for _, s := range nt.Tensor.Shape {
+			if s < 0 {
+				return fmt.Errorf("policy: safetensors: tensor %q has shape %v", nt.Name, nt.Tensor.Shape)
+			}
+			n *= s
+		}
+		if n != len(nt.Tensor.Data) {
+			return fmt.Errorf("policy: safetensors: tensor %q has shape %v but %d values", nt.Name, nt.Tensor.Shape, len(nt.Tensor.Data))
+		}
+		seen[nt.Name] = true
+		if hdr.Len() > 1 {
+			hdr.WriteByte(',')
+		}
+		writeJSONString(&hdr, nt.Name)
+		hdr.WriteString(`:{"dtype":"F32","shape":[`)
+		for j, s := range nt.Tensor.Shape {
+			if j > 0 {
+				hdr.WriteByte(',')
+			}
+			hdr.WriteString(strconv.Itoa(s))
+		}
+		end := off + 4*int64(n)
+		fmt.Fprintf(&hdr, `],"data_offsets":[%d,%d]}`, off, end)
+		off = end
+	}
+	hdr.WriteByte('}')
+	for hdr.Len()%8 != 0 {
+		hdr.WriteByte(' ')
+	}
+	var lenBuf [8]byte
+	binary.LittleEndian.PutUint64(lenBuf[:], uint64(hdr.Len()))
+	if _, err := w.Write(lenBuf[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr.Bytes()); err != nil {
+		return err
+	}
+	var buf [4096]byte
+	for _, nt := range tensors {
+		d := nt.Tensor.Data
+		for len(d) > 0 {
+			k := min(len(d), len(buf)/4)
+			for i, v := range d[:k] {
+				binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+			}
+			if _, err := w.Write(buf[:4*k]); err != nil {
+				return err
+			}
+			d = d[k:]
+		}
+	}
+	return nil
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	enc, _ := json.Marshal(s) // a string always marshals
+	b.Write(enc)
+}
+
+// headerEntry is one tensor's header record; pointers tell missing fields.
+type headerEntry struct {
+	Dtype   *string  `json:"dtype"`
+	Shape   *[]int64 `json:"shape"`
+	Offsets *[]int64 `json:"data_offsets"`
+}
+
+// ReadSafetensors decodes a safetensors file held in data. It checks the
+// whole structure and returns an error naming what is wrong: a truncated
+// file, a bad header, an unsupported dtype, offsets out of range or not
+// matching the shape, data not covered exactly. It never panics on any
+// input. Tensors come back in data-offset order.
+func ReadSafetensors(data []byte) ([]nn.NamedTensor, map[string]string, error) {
+	fail := func(format string, args ...any) ([]nn.NamedTensor, map[string]string, error) {
+		return nil, nil, fmt.Errorf("policy: safetensors: "+format, args...)
+	}
+	if len(data) < 8 {
+		return fail("truncated file: %d bytes, need at least 8 for the header length", len(data))
+	}
+	n := binary.LittleEndian.Uint64(data)
+	if n > maxHeader {
+		return fail("header length %d exceeds the %d-byte limit", n, maxHeader)
+	}
+	if n > uint64(len(data)-8) {
+		return fail("truncated file: header length %d but only %d bytes follow", n, len(data)-8)
+	}
+	header, buf := data[8:8+n], data[8+n:]
+	if !utf8.Valid(header) {
+		return fail("header is not valid UTF-8")
+	}
+	if len(header) == 0 || header[0] != '{' {
+		return fail("header does not start with '{'")
+	}
+	type rec struct {
+		name       string
+		shape      []int
+		begin, end int64
+	}
+	var recs []rec
+	var meta map[string]string
+	seen := map[string]bool{}
+	dec := json.NewDecoder(bytes.NewReader(header))
+	dec.DisallowUnknownFields()
+	if _, err := dec.Token(); err != nil { // '{'
+		return fail("bad header JSON: %v", err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fail("bad header JSON: %v", err)
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return fail("header lists %q twice", key)
+		}
+		seen[key] = true
+		if key == metadataKey {
+			if err := dec.Decode(&meta); err != nil {
+				return fail("bad header JSON: __metadata__ must map strings to strings: %v", err)
+			}
+			continue
+		}
+		var e headerEntry
+		if err := dec.Decode(&e); err != nil {
+			return fail("bad header JSON for tensor %q: %v", key, err)
+		}
+		switch {
+		case key == "":
+			return fail("header has a tensor with an empty name")
+		case e.Dtype == nil || e.Shape == nil || e.Offsets == nil:
+			return fail("tensor %q: header entry needs dtype, shape and data_offsets", key)
+		case *e.Dtype != "F32":
+			return fail("tensor %q: dtype %q is not supported (minrl reads F32 only)", key, *e.Dtype)
+		case len(*e.Offsets) != 2:
+			return fail("tensor %q: data_offsets has %d values, want [begin, end]", key, len(*e.Offsets))
+		}
+		r := rec{name: key, begin: (*e.Offsets)[0], end: (*e.Offsets)[1]}
+		numel := int64(1)
+		for _, s := range *e.Shape {
+			if s < 0 {
+				return fail("tensor %q: negative dimension in shape %v", key, *e.Shape)
+			}
+			if s != 0 && numel > int64(len(buf))/s {
+				numel = int64(len(buf)) + 1 // larger than any tensor the data can hold
+			} else {
+				numel *= s
+			}
+			r.shape = append(r.shape, int(min(s, math.MaxInt32)))
+		}
+		if r.begin < 0 || r.end < r.begin || r.end > int64(len(buf)) {
+			return fail("tensor %q: data_offsets [%d, %d] outside the %d data bytes", key, r.begin, r.end, len(buf))
+		}
+		if numel > int64(len(buf)) || r.end-r.begin != 4*numel {
+			return fail("tensor %q: shape %v needs %d bytes of F32, data_offsets [%d, %d] give %d", key, *e.Shape, 4*numel, r.begin, r.end, r.end-r.begin)
+		}
+		recs = append(recs, r)
+	}
+	if _, err := dec.Token(); err != nil { // '}'
+		return fail("bad header JSON: %v", err)
+	}
+	if rest := bytes.TrimLeft(header[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return fail("bad header JSON: %d bytes after the closing '}'", len(rest))
+	}
+	slices.SortStableFunc(recs, func(a, b rec) int {
+		return cmp.Or(cmp.Compare(a.begin, b.begin), cmp.Compare(a.end, b.end))
+	})
+	var at int64
+	for i, r := range recs {
+		switch {
+		case r.begin > at:
+			return fail("data bytes [%d, %d) belong to no tensor", at, r.begin)
+		case r.begin < at:
+			return fail("tensors %q and %q overlap in the data", recs[i-1].name, r.name)
+		}
+		at = r.end
+	}
+	if at != int64(len(buf)) {
+		return fail("data bytes [%d, %d) belong to no tensor", at, len(buf))
+	}
+	out := make([]nn.NamedTensor, len(recs))
+	for i, r := range recs {
+		vals := make([]float32, (r.end-r.begin)/4)
+		for j := range vals {
+			vals[j] = math.Float32frombits(binary.LittleEndian.Uint32(buf[r.begin+4*int64(j):]))
+		}
+		out[i] = nn.NamedTensor{Name: r.name, Tensor: nn.FromData(vals, r.shape...)}
+	}
+	return out, meta, nil
+}
+
+// ---- minrl checkpoints ----
+
+// Metadata keys of a minrl checkpoint. Free-form caller strings use any
+// other key.
+const (
+	MetaFormat  = "minrl.format" // "1"
+	MetaKind    = "minrl.kind"   // "decision" or "mlp"
+	MetaConfig  = "minrl.config" // the model's Config or MLPConfig as JSON
+	MetaNorm    = "minrl.norm"   // Normalizer as JSON
+	MetaEnvID   = "minrl.env_id"
+	MetaTargets = "minrl.targets" // target returns as a JSON array
+
+	metaPrefix    = "minrl."
+	formatVersion = "1"
+	kindDecision  = "decision"
+	kindMLP       = "mlp"
+)
+
+// ExtraPrefixes are the name prefixes of extra tensors a checkpoint may
+// carry besides the model's parameters: a trainer's resume state, e.g.
+// "optim.<param>.exp_avg" for AdamW's moments.
+var ExtraPrefixes = []string{"optim.", "extra."}
+
+func isExtra(name string) bool {
+	for _, p := range ExtraPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Info is what a checkpoint records besides the weights.
+type Info struct {
+	// Norm holds the state statistics the policy was trained with.
+	Norm Normalizer
+	// EnvID names the environment (e.g. "Hopper-v4").
+	EnvID string
+	// Targets are the raw target returns to evaluate with.
+	Targets []float64
+	// Meta holds free-form strings (run id, dataset, seed, code version);
+	// keys must not start with "minrl.".
+	Meta map[string]string
+}
+
+// Checkpoint is a loaded checkpoint: the model, rebuilt from its config
+// with the saved weights, the Info, and any extra tensors.
+type Checkpoint struct {
+	Info
+	Model Model
+	// Extra are the tensors named with an ExtraPrefixes prefix, in file order.
+	Extra []nn.NamedTensor
+}
+
+// Encode writes a checkpoint of m with info and the extra tensors (each
+// named with an ExtraPrefixes prefix) to w.
+func Encode(w io.Writer, m Model, info Info, extra []nn.NamedTensor) error {
+	var kind string
+	var cfg any
+	switch mm := m.(type) {
+	case *Decision:
+		kind, cfg = kindDecision, mm.Config()
+	case *MLP:
+		kind, cfg = kindMLP, mm.Config()
+	default:
+		return fmt.Errorf("policy: checkpoint: unsupported model type %T", m)
+	}
+	if err := info.Norm.Validate(m.ObsDim()); err != nil {
+		return fmt.Errorf("policy: checkpoint: %w", err)
+	}
+	for i, t := range info.Targets {
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return fmt.Errorf("policy: checkpoint: target return %d is %g", i, t)
+		}
+	}
+	meta := map[string]string{MetaFormat: formatVersion, MetaKind: kind, MetaEnvID: info.EnvID}
+	for k, v := range info.Meta {
+		if strings.HasPrefix(k, metaPrefix) {
+			return fmt.Errorf("policy: checkpoint: metadata key %q uses the reserved prefix %q", k, metaPrefix)
+		}
+		meta[k] = v
+	}
+	for key, v := range map[string]any{MetaConfig: cfg, MetaNorm: info.Norm, MetaTargets: info.Targets} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("policy: checkpoint: %s: %w", key, err)
+		}
+		meta[key] = string(b)
+	}
+	params := m.Params()
+	tensors := make([]nn.NamedTensor, 0, len(params)+len(extra))
+	for _, p := range params {
+		tensors = append(tensors, nn.NamedTensor{Name: p.Name, Tensor: &p.Value})
+	}
+	for _, e := range extra {
+		if !isExtra(e.Name) {
+			return fmt.Errorf("policy: checkpoint: extra tensor %q must be named with one of the prefixes %q", e.Name, ExtraPrefixes)
+		}
+		tensors = append(tensors, e)
+	}
+	return WriteSafetensors(w, tensors, meta)
+}
+
+// Save writes a checkpoint file atomically: to a temporary file in the same
+// directory, synced, then renamed over path, so a crash leaves either the
+// old file or the new one.
+func Save(path string, m Model, info Info, extra []nn.NamedTensor) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("policy: checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err = Encode(bw, m, info, extra); err != nil {
+		return err
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads and validates a checkpoint file and rebuilds its model.
+func Load(path string) (*Checkpoint, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policy: checkpoint: %w", err)
+	}
+	c, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Decode validates a checkpoint held in data and rebuilds its model. It
+// returns an error saying what is wrong (the safetensors structure, missing
+// or malformed metadata, an invalid config, tensors missing, unexpected or
+// shaped unlike the config needs, non-finite values) and never panics.
+func Decode(data []byte) (*Checkpoint, error) {
+	tensors, meta, err := ReadSafetensors(data)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(format string, args ...any) (*Checkpoint, error) {
+		return nil, fmt.Errorf("policy: checkpoint: "+format, args...)
+	}
+	if v, ok := meta[MetaFormat]; !ok {
+		return fail("not a minrl checkpoint: metadata key %q missing", MetaFormat)
+	} else if v != formatVersion {
+		return fail("format version %q, this build reads %q", v, formatVersion)
+	}
+	cfgJSON, ok := meta[MetaConfig]
+	if !ok {
+		return fail("metadata key %q missing", MetaConfig)
+	}
+	var available int64
+	for _, t := range tensors {
+		available += int64(t.Tensor.Len())
+	}
+	var build func() (Model, error)
+	switch kind := meta[MetaKind]; kind {
+	case kindDecision:
+		var cfg Config
+		if err := strictJSON(cfgJSON, &cfg); err != nil {
+			return fail("%s: %v", MetaConfig, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			return fail("%v", err)
+		}
+		if need := decisionParamCount(cfg); need > available {
+			return fail("the config needs %d weights but the file holds only %d values", need, available)
+		}
+		build = func() (Model, error) { return NewDecision(cfg, nn.NewRNG(0)) }
+	case kindMLP:
+		var cfg MLPConfig
+		if err := strictJSON(cfgJSON, &cfg); err != nil {
+			return fail("%s: %v", MetaConfig, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			return fail("%v", err)
+		}
+		if need := mlpParamCount(cfg); need > available {
+			return fail("the config needs %d weights but the file holds only %d values", need, available)
+		}
+		build = func() (Model, error) { return NewMLP(cfg, nn.NewRNG(0)) }
+	default:
+		return fail("%s is %q, want %q or %q", MetaKind, kind, kindDecision, kindMLP)
+	}
+	for _, t := range tensors {
+		for i, v := range t.Tensor.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fail("tensor %q holds %g at index %d", t.Name, v, i)
+			}
+		}
+	}
+	m, err := build()
+	if err != nil {
+		return fail("%v", err)
+	}
+	c := &Checkpoint{Model: m, Info: Info{EnvID: meta[MetaEnvID]}}
+	byName := make(map[string]*nn.Tensor, len(tensors))
+	for _, t := range tensors {
+		byName[t.Name] = t.Tensor
+	}
+	var missing []string
+	for _, p := range m.Params() {
+		t, ok := byName[p.Name]
+		if !ok {
+			missing = append(missing, p.Name)
+			continue
+		}
+		if !slices.Equal(t.Shape, p.Value.Shape) {
+			return fail("tensor %q has shape %v, the config needs %v", p.Name, t.Shape, p.Value.Shape)
+		}
+		copy(p.Value.Data, t.Data)
+		delete(byName, p.Name)
+	}
+	if len(missing) > 0 {
+		return fail("%d tensors missing: %s", len(missing), strings.Join(quoteAll(missing, 5), ", "))
+	}
+	for _, t := range tensors {
+		if _, left := byName[t.Name]; !left {
+			continue
+		}
+		if !isExtra(t.Name) {
+			return fail("unexpected tensor %q: not a parameter of this model, and extra tensors must be named with one of the prefixes %q", t.Name, ExtraPrefixes)
+		}
+		c.Extra = append(c.Extra, t)
+	}
+	if s, ok := meta[MetaNorm]; ok {
+		if err := strictJSON(s, &c.Norm); err != nil {
+			return fail("%s: %v", MetaNorm, err)
+		}
+	}
+	if err := c.Norm.Validate(m.ObsDim()); err != nil {
+		return fail("%v", err)
+	}
+	if s, ok := meta[MetaTargets]; ok {
+		if err := strictJSON(s, &c.Targets); err != nil {
+			return fail("%s: %v", MetaTargets, err)
+		}
+	}
+	for k, v := range meta {
+		if !strings.HasPrefix(k, metaPrefix) {
+			if c.Meta == nil {
+				c.Meta = map[string]string{}
+			}
+			c.Meta[k] = v
+		}
+	}
+	return c, nil
+}
+
+// strictJSON decodes s into v, rejecting unknown fields and trailing data.
+func strictJSON(s string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func quoteAll(names []string, most int) []string {
+	out := make([]string, 0, min(len(names), most)+1)
+	for i, n := range names {
+		if i == most {
+			out = append(out, fmt.Sprintf("and %d more", len(names)-most))
+			break
+		}
+		out = append(out, strconv.Quote(n))
+	}
+	return out
+}
+
+// decisionParamCount is the number of weights NewDecision(cfg) makes, from
+// the config alone: Decode checks it against the file before building, so
+// a corrupt config cannot make it allocate more than the file holds.
+func decisionParamCount(c Config) int64 {
+	h, L := int64(c.Embed), int64(c.Layers)
+	lin := func(in, out int64) int64 { return in*out + out }
+	n := int64(c.MaxEpLen)*h + lin(1, h) + lin(int64(c.ObsDim), h) + lin(int64(c.ActDim), h) + 2*h
+	mlp := lin(h, 4*h) + lin(4*h, h)
+	var blk int64
+	if c.Model == ModelDT {
+		blk = 2*h + lin(h, 3*h) + lin(h, h) + 2*h + mlp
+	} else {
+		inner := int64(math.Round(c.Expansion * float64(c.Embed)))
+		width := int64(2)
+		if c.Model == ModelMinLSTM {
+			width = 3
+		}
+		blk = 2*h + lin(h, width*inner) + 2*h + mlp
+		if inner != h {
+			blk += lin(inner, h)
+		}
+		if c.Conv {
+			blk += h*int64(c.ConvKernel) + h
+		}
+	}
+	return n + L*blk + 2*h + lin(h, int64(c.ActDim))
+}
+
+// mlpParamCount is the number of weights NewMLP(cfg) makes.
+func mlpParamCount(c MLPConfig) int64 {
+	var n int64
+	in := int64(c.ObsDim)
+	for _, h := range append(append([]int(nil), c.Hidden...), c.ActDim) {
+		n += in*int64(h) + int64(h)
+		in = int64(h)
+	}
+	return n
+}
