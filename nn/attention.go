@@ -90,6 +90,10 @@ func (a *CausalSelfAttention) Params() []*Param {
 	return []*Param{a.QKV.W, a.QKV.B, a.Proj.W, a.Proj.B}
 }
 
+// SetDropoutCalls sets the number of training Forwards (with dropout on)
+// so far; see Dropout.SetDropoutCalls.
+func (a *CausalSelfAttention) SetDropoutCalls(n uint64) { a.calls = n }
+
 // SetDropoutSeed restarts the dropout masks from seed: two layers with the
 // same seed and the same sequence of training Forwards draw the same masks.
 func (a *CausalSelfAttention) SetDropoutSeed(seed uint64) { a.seed, a.calls = seed, 0 }

@@ -135,5 +135,10 @@ func dropThreshold(p float64) uint64 { return uint64(p * (1 << 53)) }
 // dropHash is element i of the splitmix64 stream started at key.
 func dropHash(key, i uint64) uint64 { return dropMix(key + (i+1)*dropGolden) }
 
+// SetDropoutCalls sets the number of training Forwards so far: restoring
+// it (with the seed) restores the masks of every later call, which is how
+// a resumed run draws exactly the masks an uninterrupted one would.
+func (d *Dropout) SetDropoutCalls(n uint64) { d.Calls = n }
+
 // ScratchBytes is the memory d holds for outputs and gradients.
 func (d *Dropout) ScratchBytes() int { return d.y.CapBytes() + d.dx.CapBytes() }

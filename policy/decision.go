@@ -171,6 +171,7 @@ type block interface {
 	forward(x *nn.Tensor, keep []float32) *nn.Tensor
 	backward(dy *nn.Tensor) *nn.Tensor
 	scratchBytes() int
+	setDropoutCalls(n uint64)
 }
 
 // Decision is a Decision-Transformer-style sequence model: the tokens
@@ -274,6 +275,17 @@ func (m *Decision) ActDim() int { return m.cfg.ActDim }
 
 // Params implements nn.Module, in a fixed order.
 func (m *Decision) Params() []*nn.Param { return m.params }
+
+// SetDropoutCalls sets every dropout's count of training Forwards. With
+// the model rebuilt from the same seed, setting it to the number of
+// training steps taken resumes the exact dropout masks of an uninterrupted
+// run.
+func (m *Decision) SetDropoutCalls(n uint64) {
+	m.EmbedDrop.SetDropoutCalls(n)
+	for _, b := range m.blocks {
+		b.setDropoutCalls(n)
+	}
+}
 
 // SetTrain switches every dropout between training and evaluation.
 func (m *Decision) SetTrain(train bool) {
@@ -521,6 +533,11 @@ func (b *rnnBlock) backward(dy *nn.Tensor) *nn.Tensor {
 	return &b.dx
 }
 
+func (b *rnnBlock) setDropoutCalls(n uint64) {
+	b.Drop.SetDropoutCalls(n)
+	b.MLP.SetDropoutCalls(n)
+}
+
 func (b *rnnBlock) scratchBytes() int {
 	n := b.LN1.ScratchBytes() + b.RNN.ScratchBytes() + b.Drop.ScratchBytes() + b.LN2.ScratchBytes() + b.MLP.ScratchBytes()
 	if b.Conv != nil {
@@ -566,6 +583,11 @@ func newDTBlock(name string, cfg Config, act nn.ActKind, rng *rand.Rand) *dtBloc
 	b.addDX1.init()
 	b.addDX.init()
 	return b
+}
+
+func (b *dtBlock) setDropoutCalls(n uint64) {
+	b.Attn.SetDropoutCalls(n)
+	b.MLP.SetDropoutCalls(n)
 }
 
 func (b *dtBlock) params() []*nn.Param {

@@ -114,6 +114,14 @@ func (m *MLP) ActDim() int { return m.cfg.ActDim }
 // Params implements nn.Module.
 func (m *MLP) Params() []*nn.Param { return m.params }
 
+// SetDropoutCalls sets every dropout's count of training Forwards; see
+// Decision.SetDropoutCalls.
+func (m *MLP) SetDropoutCalls(n uint64) {
+	for _, d := range m.drops {
+		d.SetDropoutCalls(n)
+	}
+}
+
 // SetTrain switches the dropouts between training and evaluation.
 func (m *MLP) SetTrain(train bool) {
 	for _, d := range m.drops {

@@ -43,6 +43,9 @@ type Model interface {
 	ActDim() int
 	// SetTrain switches dropout on (training) or off (evaluation).
 	SetTrain(train bool)
+	// SetDropoutCalls sets every dropout's count of training Forwards (to
+	// resume the masks of an interrupted run exactly).
+	SetDropoutCalls(n uint64)
 	// Forward returns predicted actions [B, K, ActDim] for the batch,
 	// owned by the model and valid until its next Forward.
 	Forward(b *dataset.Batch) *nn.Tensor
