@@ -22,13 +22,14 @@ are minrl's own (never D4RL's) for the built-in physics.`,
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tOBSERVATION\tACTION\tSTEPS\tRANDOM\tEXPERT\tDESCRIPTION")
 			for _, s := range envs.Specs() {
-				e, err := s.New(envs.NewParams(nil))
-				if err != nil {
-					return fmt.Errorf("%s: %w", s.ID, err)
+				obs, act := "?", "?"
+				if e, err := s.New(envs.NewParams(nil)); err == nil && e != nil {
+					obs, act = fmt.Sprintf("%d-d", e.ObservationSpace().Dim()), e.ActionSpace().String()
+					e.Close()
+				} else if err != nil {
+					act = "error: " + err.Error()
 				}
-				obs, act := e.ObservationSpace(), e.ActionSpace()
-				e.Close()
-				fmt.Fprintf(w, "%s\t%d-d\t%v\t%d\t%s\t%s\t%s\n", s.ID, obs.Dim(), act, s.MaxEpisodeSteps,
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.ID, obs, act, s.MaxEpisodeSteps,
 					ref(s.RandomReturn), ref(s.ExpertReturn), s.Description)
 			}
 			return w.Flush()

@@ -1,0 +1,178 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+var (
+	// ErrMissingKey reports a required array absent from a file.
+	ErrMissingKey = errors.New("missing key")
+	// ErrShape reports arrays whose shapes disagree with each other or
+	// with the environment.
+	ErrShape = errors.New("shape mismatch")
+	// ErrNonFinite reports a NaN or ±Inf value.
+	ErrNonFinite = errors.New("non-finite value")
+)
+
+// Dataset is offline RL data in the D4RL layout: N transitions stored as
+// flat row-major float32 arrays with their row widths. Row i is the
+// transition (s_i, a_i, r_i, s'_i, terminal_i, timeout_i).
+type Dataset struct {
+	N, ObsDim, ActDim int
+
+	Observations []float32 // [N, ObsDim]
+	Actions      []float32 // [N, ActDim]
+	Rewards      []float32 // [N]; (N, 1) files are squeezed on load
+	// NextObservations is [N, ObsDim], or nil when the file has none
+	// (some D4RL files do not; s_{i+1} within an episode replaces it).
+	NextObservations []float32
+	// Terminals marks true terminations: no value follows.
+	Terminals []bool // [N]
+	// Timeouts marks episodes cut by the step limit: they split episodes
+	// but are not terminal states.
+	Timeouts []bool // [N]
+	// TimeoutsMissing records that the file had no timeouts array (v0-era
+	// D4RL files); Timeouts is then all false until FillTimeouts.
+	TimeoutsMissing bool
+
+	// QPos and QVel are the optional simulator states before each step
+	// (D4RL infos/qpos and infos/qvel): [N, QPosDim] and [N, QVelDim], or
+	// nil.
+	QPos, QVel       []float32
+	QPosDim, QVelDim int
+
+	Meta Metadata
+	// Norm holds state-normalisation statistics saved with the data, or
+	// nil.
+	Norm *Normalizer
+}
+
+// Metadata says where a dataset came from.
+type Metadata struct {
+	EnvID   string // environment id with its version, e.g. "Hopper-v3"
+	Policy  string // behaviour policy, e.g. "SAC medium" or a checkpoint path
+	Command string // command line that produced the data
+	Seed    uint64
+	HasSeed bool // Seed is meaningful
+	// Extra holds free-form key/value pairs (D4RL's metadata/algorithm
+	// lands here on load).
+	Extra map[string]string
+}
+
+// New returns an empty dataset of n transitions with the given widths and
+// every array allocated (NextObservations included; QPos/QVel not).
+func New(n, obsDim, actDim int) *Dataset {
+	if n < 0 || obsDim < 0 || actDim < 0 {
+		panic(fmt.Sprintf("dataset: New(%d, %d, %d)", n, obsDim, actDim))
+	}
+	return &Dataset{
+		N: n, ObsDim: obsDim, ActDim: actDim,
+		Observations:     make([]float32, n*obsDim),
+		Actions:          make([]float32, n*actDim),
+		Rewards:          make([]float32, n),
+		NextObservations: make([]float32, n*obsDim),
+		Terminals:        make([]bool, n),
+		Timeouts:         make([]bool, n),
+	}
+}
+
+// Obs returns row i of Observations (a view, not a copy).
+func (d *Dataset) Obs(i int) []float32 { return d.Observations[i*d.ObsDim : (i+1)*d.ObsDim] }
+
+// Action returns row i of Actions (a view, not a copy).
+func (d *Dataset) Action(i int) []float32 { return d.Actions[i*d.ActDim : (i+1)*d.ActDim] }
+
+// Check verifies that every array has the length its row width implies and
+// that all values are finite. Errors name the key and, for values, the row
+// and column.
+func (d *Dataset) Check() error {
+	if d.N < 0 || d.ObsDim < 0 || d.ActDim < 0 || d.QPosDim < 0 || d.QVelDim < 0 {
+		return fmt.Errorf("%w: negative size (N %d, obs %d, act %d)", ErrShape, d.N, d.ObsDim, d.ActDim)
+	}
+	type arr struct {
+		key      string
+		v        []float32
+		width    int
+		optional bool
+	}
+	arrs := []arr{
+		{"observations", d.Observations, d.ObsDim, false},
+		{"actions", d.Actions, d.ActDim, false},
+		{"rewards", d.Rewards, 1, false},
+		{"next_observations", d.NextObservations, d.ObsDim, true},
+		{"infos/qpos", d.QPos, d.QPosDim, true},
+		{"infos/qvel", d.QVel, d.QVelDim, true},
+	}
+	for _, a := range arrs {
+		if a.optional && a.v == nil {
+			continue
+		}
+		if len(a.v) != d.N*a.width {
+			return fmt.Errorf("%w: key %q has %d values, want N×%d = %d", ErrShape, a.key, len(a.v), a.width, d.N*a.width)
+		}
+		if err := checkFinite(a.key, a.v, a.width); err != nil {
+			return err
+		}
+	}
+	if len(d.Terminals) != d.N {
+		return fmt.Errorf("%w: key %q has %d rows, want %d", ErrShape, "terminals", len(d.Terminals), d.N)
+	}
+	if len(d.Timeouts) != d.N {
+		return fmt.Errorf("%w: key %q has %d rows, want %d", ErrShape, "timeouts", len(d.Timeouts), d.N)
+	}
+	if d.Norm != nil && len(d.Norm.Mean) != d.ObsDim {
+		return fmt.Errorf("%w: normaliser has %d features, observations %d", ErrShape, len(d.Norm.Mean), d.ObsDim)
+	}
+	return nil
+}
+
+// checkFinite reports the first NaN or Inf in v (rows of width w).
+func checkFinite(key string, v []float32, w int) error {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			if w <= 1 {
+				return fmt.Errorf("%w: key %q row %d: %v", ErrNonFinite, key, i, x)
+			}
+			return fmt.Errorf("%w: key %q row %d column %d: %v", ErrNonFinite, key, i/w, i%w, x)
+		}
+	}
+	return nil
+}
+
+// Validate checks the dataset against an environment's observation and
+// action sizes, as D4RL's get_dataset asserts them.
+func (d *Dataset) Validate(obsDim, actDim int) error {
+	if d.ObsDim != obsDim {
+		return fmt.Errorf("%w: key %q has %d columns, the environment observes %d", ErrShape, "observations", d.ObsDim, obsDim)
+	}
+	if d.ActDim != actDim {
+		return fmt.Errorf("%w: key %q has %d columns, the environment acts with %d", ErrShape, "actions", d.ActDim, actDim)
+	}
+	return nil
+}
+
+// FillTimeouts sets a timeout on every step that ends an episode of
+// maxSteps steps without a terminal, the fallback D4RL applies to v0-era
+// files that lack timeouts, and clears TimeoutsMissing. It returns the
+// number of timeouts set.
+func (d *Dataset) FillTimeouts(maxSteps int) int {
+	if maxSteps <= 0 {
+		panic(fmt.Sprintf("dataset: FillTimeouts(%d)", maxSteps))
+	}
+	d.TimeoutsMissing = false
+	n, t := 0, 0
+	for i := range d.N {
+		t++
+		switch {
+		case d.Terminals[i] || d.Timeouts[i]:
+			t = 0
+		case t == maxSteps:
+			d.Timeouts[i] = true
+			n++
+			t = 0
+		}
+	}
+	return n
+}
