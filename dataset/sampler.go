@@ -13,8 +13,22 @@ const PadAction = -10
 // ErrNoEpisodes reports a dataset with no episode a sampler may use.
 var ErrNoEpisodes = errors.New("no episodes to sample")
 
-// newRNG seeds a PCG stream (the same construction as nn.NewRNG).
-func newRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)) }
+// newRNG seeds a PCG stream (the same construction as nn.NewRNG) and
+// returns its source too, whose state can be saved and restored.
+func newRNG(seed uint64) (*rand.Rand, *rand.PCG) {
+	src := rand.NewPCG(seed, 0x9e3779b97f4a7c15)
+	return rand.New(src), src
+}
+
+// rngState is the saved position of a sampler's random stream.
+func rngState(src *rand.PCG) ([]byte, error) { return src.MarshalBinary() }
+
+func setRNGState(src *rand.PCG, state []byte) error {
+	if err := src.UnmarshalBinary(state); err != nil {
+		return fmt.Errorf("dataset: sampler state: %w", err)
+	}
+	return nil
+}
 
 // episodeSet is the episodes a sampler draws from, with the cumulative
 // lengths that map a uniform row to its episode.
@@ -87,6 +101,7 @@ type WindowSampler struct {
 	norm *Normalizer
 	cfg  WindowConfig
 	rng  *rand.Rand
+	src  *rand.PCG
 	rtg  []float32
 	set  episodeSet
 }
@@ -104,8 +119,18 @@ func NewWindowSampler(d *Dataset, norm *Normalizer, cfg WindowConfig) (*WindowSa
 	if err != nil {
 		return nil, err
 	}
-	return &WindowSampler{d: d, norm: norm, cfg: cfg, rng: newRNG(cfg.Seed), rtg: d.ReturnsToGo(), set: set}, nil
+	s := &WindowSampler{d: d, norm: norm, cfg: cfg, rtg: d.ReturnsToGo(), set: set}
+	s.rng, s.src = newRNG(cfg.Seed)
+	return s, nil
 }
+
+// State returns the position of the sampler's random stream; SetState
+// restores it, so a resumed run draws the batches an uninterrupted one
+// would.
+func (s *WindowSampler) State() ([]byte, error) { return rngState(s.src) }
+
+// SetState restores a position saved by State.
+func (s *WindowSampler) SetState(state []byte) error { return setRNGState(s.src, state) }
 
 // Episodes returns the episodes the sampler draws from (do not modify).
 func (s *WindowSampler) Episodes() []Episode { return s.set.eps }
@@ -197,6 +222,7 @@ type EpisodeSampler struct {
 	norm   *Normalizer
 	cfg    EpisodeConfig
 	rng    *rand.Rand
+	src    *rand.PCG
 	rtg    []float32
 	set    episodeSet
 	maxLen int
@@ -216,7 +242,8 @@ func NewEpisodeSampler(d *Dataset, norm *Normalizer, cfg EpisodeConfig) (*Episod
 	if err != nil {
 		return nil, err
 	}
-	s := &EpisodeSampler{d: d, norm: norm, cfg: cfg, rng: newRNG(cfg.Seed), rtg: d.ReturnsToGo(), set: set}
+	s := &EpisodeSampler{d: d, norm: norm, cfg: cfg, rtg: d.ReturnsToGo(), set: set}
+	s.rng, s.src = newRNG(cfg.Seed)
 	for _, e := range set.eps {
 		s.maxLen = max(s.maxLen, e.Len)
 	}
@@ -228,6 +255,13 @@ func (s *EpisodeSampler) Episodes() []Episode { return s.set.eps }
 
 // Sample fills b with B whole episodes; b.K becomes the longest of them.
 // It grows b once to hold B of the dataset's longest episodes, so later
+// State returns the position of the sampler's random stream (see
+// WindowSampler.State).
+func (s *EpisodeSampler) State() ([]byte, error) { return rngState(s.src) }
+
+// SetState restores a position saved by State.
+func (s *EpisodeSampler) SetState(state []byte) error { return setRNGState(s.src, state) }
+
 // calls with the same B do not allocate.
 func (s *EpisodeSampler) Sample(b *Batch, B int) {
 	if cap(s.picks) < B {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -370,4 +371,43 @@ func TestSamplerErrors(t *testing.T) {
 		}
 	}()
 	s.Window(&b, 0, 0, 0)
+}
+
+// A sampler restored to a saved state draws the same batches as one that
+// kept going.
+func TestSamplerStateResumes(t *testing.T) {
+	d := synth(5, 3, 2, []int{7, 12, 30, 5}, "toto")
+	ws, err := NewWindowSampler(d, nil, WindowConfig{K: 4, RTGScale: 10, MaxEpLen: 100, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := NewEpisodeSampler(d, nil, EpisodeConfig{RTGScale: 10, MaxEpLen: 100, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []interface {
+		Sample(*Batch, int)
+		State() ([]byte, error)
+		SetState([]byte) error
+	}{ws, es} {
+		var a, b Batch
+		s.Sample(&a, 3)
+		state, err := s.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Sample(&a, 3)
+		want := append([]float32(nil), a.States...)
+		s.Sample(&b, 3) // move on, then rewind
+		if err := s.SetState(state); err != nil {
+			t.Fatal(err)
+		}
+		s.Sample(&b, 3)
+		if !slices.Equal(b.States, want) {
+			t.Errorf("%T: restored sampler draws a different batch", s)
+		}
+		if err := s.SetState([]byte("junk")); err == nil {
+			t.Errorf("%T: junk state accepted", s)
+		}
+	}
 }
