@@ -1,8 +1,10 @@
 package dataset
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -36,7 +38,7 @@ const (
 
 // h5Reader reads the D4RL layout from an HDF5 file.
 type h5Reader struct {
-	file *os.File
+	file io.Closer // nil for an in-memory file
 	f    *h5File
 }
 
@@ -58,7 +60,12 @@ func openH5(path string) (*h5Reader, error) {
 	return &h5Reader{file: file, f: f}, nil
 }
 
-func (r *h5Reader) Close() error { return r.file.Close() }
+func (r *h5Reader) Close() error {
+	if r.file == nil {
+		return nil
+	}
+	return r.file.Close()
+}
 
 // has reports whether key exists.
 func (r *h5Reader) has(key string) (bool, error) {
@@ -227,12 +234,30 @@ func Load(path string) (*Dataset, error) {
 	return d, nil
 }
 
+// LoadBytes reads a dataset from an HDF5 file held in memory (an embedded
+// one, say); name is used in errors.
+func LoadBytes(name string, data []byte) (*Dataset, error) {
+	f, err := openH5File(bytes.NewReader(data), int64(len(data)))
+	if err == nil {
+		var d *Dataset
+		if d, err = readAll(&h5Reader{f: f}); err == nil {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("dataset %s: %w", name, err)
+}
+
 func load(path string) (*Dataset, error) {
 	r, err := openH5(path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
+	return readAll(r)
+}
+
+func readAll(r *h5Reader) (*Dataset, error) {
+	var err error
 	d := &Dataset{}
 	if d.Observations, d.ObsDim, err = r.readFloats(keyObs, -1, false); err != nil {
 		return nil, err

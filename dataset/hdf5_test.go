@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -416,4 +417,27 @@ func FuzzLoad(f *testing.F) {
 		}
 		Load(p) // must not panic
 	})
+}
+
+func TestLoadBytesMatchesLoad(t *testing.T) {
+	d := synth(9, 4, 2, []int{5, 9}, "to")
+	path := filepath.Join(t.TempDir(), "x.hdf5")
+	if err := Save(path, d, SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	a, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBytes("x", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.Observations, b.Observations) || !slices.Equal(a.Terminals, b.Terminals) || a.N != b.N {
+		t.Error("LoadBytes differs from Load")
+	}
+	if _, err := LoadBytes("junk", data[:100]); err == nil || !strings.Contains(err.Error(), "junk") {
+		t.Errorf("truncated bytes: %v", err)
+	}
 }
