@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -184,4 +185,37 @@ func TestMinibatchLossGradient(t *testing.T) {
 	check("mu", mu, dMu)
 	check("logstd", logStd, dLogStd)
 	check("v", v, dV)
+}
+
+func TestAgentSaveLoadActsTheSame(t *testing.T) {
+	cfg := testConfig()
+	cfg.TotalSteps = 4 * 128 * 2
+	agent, _, err := Train(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := t.TempDir() + "/agent.safetensors"
+	if err := agent.Save(path, cfg.Env, 1024, -3.5); err != nil {
+		t.Fatal(err)
+	}
+	back, env, step, err := LoadAgent(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env != cfg.Env || step != 1024 {
+		t.Errorf("env %q step %d", env, step)
+	}
+	obs := []float64{0.3, -0.7, 1.5}
+	a1, a2 := make([]float64, 3), make([]float64, 3)
+	agent.Act(obs, a1, nil)
+	back.Act(obs, a2, nil)
+	for i := range a1 {
+		if math.Abs(a1[i]-a2[i]) > 1e-5 {
+			t.Errorf("action %d: %g before saving, %g after", i, a1[i], a2[i])
+		}
+	}
+	os.WriteFile(path, []byte("not a file"), 0o644)
+	if _, _, _, err := LoadAgent(path); err == nil {
+		t.Error("junk accepted")
+	}
 }
