@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minrl/minrl/agents/ppo"
+	"github.com/minrl/minrl/dataset"
+	_ "github.com/minrl/minrl/envs/classic"
 )
 
 func TestSpeedRunsEveryCellAndWritesTableAndPlot(t *testing.T) {
@@ -78,4 +82,47 @@ func TestScanBandwidthIsPositive(t *testing.T) {
 	if !(s > 0) || !(c > 0) {
 		t.Errorf("bandwidths %g, %g", s, c)
 	}
+}
+
+func TestCollectMakesEveryDataset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains PPO briefly")
+	}
+	cfg := CollectConfig{Env: "Pendulum-v1", Transitions: 450, RefEpisodes: 2, Kinds: AllKinds, Out: t.TempDir(),
+		Seed: 3, MediumFraction: 1.0 / 3}
+	cfg.PPO = ppoTestConfig()
+	rep, err := Collect(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range AllKinds {
+		s := rep.Summaries[k]
+		if rep.Files[k] == "" || s.Transitions == 0 {
+			t.Errorf("%s: %+v", k, s)
+		}
+	}
+	if rep.Summaries[KindMediumExpert].Transitions != rep.Summaries[KindMedium].Transitions+rep.Summaries[KindExpert].Transitions {
+		t.Error("medium-expert is not medium + expert")
+	}
+	if rep.Summaries[KindRandom].Transitions != 450 || rep.Summaries[KindRandom].Episodes != 2 {
+		t.Errorf("random: %+v (450 transitions: 2 finished 200-step episodes and one cut short)", rep.Summaries[KindRandom])
+	}
+	d, err := dataset.Load(rep.Files[KindMediumReplay])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Meta.EnvID != "Pendulum-v1" || d.N%200 != 0 {
+		t.Errorf("medium-replay: env %q, %d transitions (whole 200-step episodes expected)", d.Meta.EnvID, d.N)
+	}
+	for _, f := range []string{"pendulum-collect.json", "pendulum-ppo.png", "agents/pendulum/medium.safetensors", "agents/pendulum/expert.safetensors"} {
+		if _, err := os.Stat(filepath.Join(cfg.Out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func ppoTestConfig() ppo.Config {
+	c := ppo.DefaultConfig("Pendulum-v1")
+	c.NumEnvs, c.NumSteps, c.TotalSteps, c.Minibatches, c.Epochs = 2, 200, 2*200*4, 2, 2
+	return c
 }

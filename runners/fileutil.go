@@ -27,6 +27,9 @@ func writeFileAtomic(path string, write func(io.Writer) (int64, error)) (err err
 	if _, err = write(f); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if err = f.Chmod(0o644); err != nil { // CreateTemp makes files 0600
+		return err
+	}
 	if err = f.Sync(); err != nil {
 		return err
 	}

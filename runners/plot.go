@@ -3,7 +3,10 @@ package runners
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"slices"
+
+	"github.com/minrl/minrl/agents/ppo"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -70,4 +73,29 @@ func savePlot(p *plot.Plot, path string) error {
 		return err
 	}
 	return writeFileAtomic(path, w.WriteTo)
+}
+
+// PlotLearningCurve draws PPO's mean training episode return against
+// environment steps as a PNG.
+func PlotLearningCurve(hist []ppo.Update, env, path string) error {
+	p := plot.New()
+	p.Title.Text = "PPO on " + env
+	p.X.Label.Text = "environment steps"
+	p.Y.Label.Text = "mean training episode return"
+	var pts plotter.XYs
+	for _, u := range hist {
+		if !math.IsNaN(u.EpisodeReturn) {
+			pts = append(pts, plotter.XY{X: float64(u.Step), Y: u.EpisodeReturn})
+		}
+	}
+	if len(pts) == 0 {
+		return fmt.Errorf("learning curve of %s: no finished episode", env)
+	}
+	line, err := plotter.NewLine(pts)
+	if err != nil {
+		return err
+	}
+	line.Color = modelColors["mingru"]
+	p.Add(line)
+	return savePlot(p, path)
 }

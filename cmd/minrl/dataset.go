@@ -15,6 +15,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/minrl/minrl/data"
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
 )
@@ -32,15 +33,17 @@ func newDatasetInfoCmd() *cobra.Command {
 	var out, envID string
 	var bins int
 	cmd := &cobra.Command{
-		Use:   "info FILE",
+		Use:   "info FILE|NAME",
 		Short: "Sizes, episodes, length and return statistics of a dataset",
-		Long: `Loads a D4RL-layout HDF5 file (written by minrl, h5py or D4RL) and prints its
+		Long: `Loads a D4RL-layout HDF5 file (written by minrl, h5py or D4RL), or a dataset by
+name (shipped in the binary or made by minrl collect into $MINRL_DATA_DIR), and prints its
 sizes, flags, episode counts (finished: ended by a terminal or timeout;
 unfinished: a trailing run without either), and the distribution of the lengths
 and returns of finished episodes. With --out it draws a histogram of episode
 returns; with --env it also prints the returns as normalised scores, when the
 environment's reference returns are known.`,
-		Example: `  minrl dataset info hopper-medium-v2.hdf5
+		Example: `  minrl dataset info pendulum-medium --env Pendulum-v1
+  minrl dataset info hopper-medium-v2.hdf5
   minrl dataset info data.hdf5 --out returns.png --env minrl/Hopper-v0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,7 +58,7 @@ environment's reference returns are known.`,
 				}
 				spec = &s
 			}
-			d, err := dataset.Load(args[0])
+			d, _, err := data.Open(args[0])
 			if err != nil {
 				return err
 			}
