@@ -69,13 +69,16 @@ func TestFlightMatchesMuJoCo(t *testing.T) {
 // TestStatisticsMatchMuJoCo runs both engines through the same seeded
 // episodes: uniform random actions (the D4RL "random" policy) and zero
 // action. Measured (planar vs MuJoCo): random-policy episode length
-// Hopper 21.4 vs 21.7 steps, Walker2d 21.4 vs 21.4; HalfCheetah random
-// return −248 vs −280; zero action Hopper 171 vs 147 steps, Walker2d 120
-// vs 109; the HalfCheetah's rest height −0.135 vs −0.132.
+// Hopper 23.2 vs 21.5 steps (return 18.3 vs 16.4), Walker2d 19.6 vs 20.4
+// (2.2 vs 2.7) over 100 episodes; HalfCheetah random return −297 vs −262
+// over 5 episodes (−248 vs −280 over 200); zero action Hopper 171 vs 147
+// steps, Walker2d 119 vs 109 (20 episodes); the HalfCheetah's rest height
+// −0.135 vs −0.132.
 func TestStatisticsMatchMuJoCo(t *testing.T) {
 	for _, mk := range models {
 		m := mk()
 		stats := map[string][3]float64{}
+		retTol := 0.25 // of the HalfCheetah's random return, over 5 episodes
 		for _, engine := range []string{"planar", "mujoco"} {
 			var e *locomotion.Env
 			var err error
@@ -87,9 +90,12 @@ func TestStatisticsMatchMuJoCo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			episodes := 100
+			episodes, zeroEpisodes := 100, 20
 			if m.Name == "HalfCheetah" {
 				episodes = 5
+			}
+			if raceEnabled || testing.Short() {
+				episodes, zeroEpisodes, retTol = max(episodes/5, 1), 5, 0.5
 			}
 			rng := rand.New(rand.NewPCG(7, 7))
 			a := make([]float64, e.ActionSpace().Dim())
@@ -115,7 +121,7 @@ func TestStatisticsMatchMuJoCo(t *testing.T) {
 			}
 			var zero, last float64
 			clear(a)
-			for ep := range 20 {
+			for ep := range zeroEpisodes {
 				if _, _, err := e.Reset(envs.WithSeed(uint64(ep))); err != nil {
 					t.Fatal(err)
 				}
@@ -131,7 +137,7 @@ func TestStatisticsMatchMuJoCo(t *testing.T) {
 					}
 				}
 			}
-			stats[engine] = [3]float64{steps / float64(episodes), ret / float64(episodes), zero / 20}
+			stats[engine] = [3]float64{steps / float64(episodes), ret / float64(episodes), zero / float64(zeroEpisodes)}
 			if m.Name == "HalfCheetah" {
 				stats[engine] = [3]float64{steps / float64(episodes), ret / float64(episodes), last}
 			}
@@ -142,7 +148,7 @@ func TestStatisticsMatchMuJoCo(t *testing.T) {
 			m.Name, g[0], w[0], g[1], w[1], g[2], w[2])
 		switch m.Name {
 		case "HalfCheetah":
-			if math.Abs(g[1]-w[1]) > 0.25*math.Abs(w[1]) || math.Abs(g[2]-w[2]) > 0.01 {
+			if math.Abs(g[1]-w[1]) > retTol*math.Abs(w[1]) || math.Abs(g[2]-w[2]) > 0.01 {
 				t.Errorf("%s: random return %.1f vs %.1f, rest height %.3f vs %.3f", m.Name, g[1], w[1], g[2], w[2])
 			}
 		default:

@@ -11,8 +11,10 @@ import (
 )
 
 // MaxJointDrift is the largest distance (m) between the two anchor points
-// of a hinge that Step accepts; beyond it the joints have come apart (Box2D
-// separates joints silently under absurd loads) and Step reports an error.
+// of a hinge that Step accepts at the end of a control step (before the
+// projection back onto the generalised coordinates); beyond it the hinges
+// have come apart, the simulation has broken down (Box2D's own joints
+// separate silently under absurd loads), and Step reports an error.
 const MaxJointDrift = 0.05
 
 // ErrUnstable is wrapped by Step's error when the simulation broke down
@@ -44,8 +46,9 @@ type Physics struct {
 	circles    []circle // two per capsule (its end discs)
 	geoms      []geomRT
 
-	// The state, authoritative between steps: Box2D's solver layout
-	// (centre of mass, angle; linear and angular velocity).
+	// The bodies in Box2D's solver layout (centre of mass, angle; linear
+	// and angular velocity): simulated during a step, placed on qpos and
+	// qvel between steps.
 	pos        []box2d.B2Position
 	vel        []box2d.B2Velocity
 	sinA, cosA []float64

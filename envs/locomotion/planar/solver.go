@@ -15,6 +15,7 @@ type jac struct {
 type brow struct {
 	jac
 	c, target float64
+	hinge     int
 }
 
 // irow is an inequality row (contact normal or friction, joint limit),
@@ -39,6 +40,7 @@ type solver struct {
 	brows []brow
 	irows []irow
 	amat  []float64 // bilateral matrix J M⁻¹ Jᵀ + C, then its Cholesky factor
+	env   []int     // per row of amat: its first structurally nonzero column
 	rhs   []float64
 	u     []float64
 	dv    []float64 // per irow: change of v per unit impulse (3·nb each)
@@ -55,6 +57,7 @@ func (s *solver) init(p *Physics) {
 	mb := 3 * nj
 	s.brows = make([]brow, 0, mb)
 	s.amat = make([]float64, mb*mb)
+	s.env = make([]int, mb)
 	s.rhs = make([]float64, mb)
 	s.u = make([]float64, mb)
 	mi := 2*len(p.circles) + 2*nj
@@ -140,46 +143,84 @@ func (p *Physics) coupling(j1, j2 *jac) float64 {
 }
 
 // cholesky factors the SPD n×n matrix a (row-major) in place: its lower
-// triangle becomes L with a = L·Lᵀ.
-func cholesky(a []float64, n int) {
+// triangle becomes L with a = L·Lᵀ. Row i of a is zero left of column
+// env[i] (its envelope), and so is row i of L: only the envelope is read
+// and written.
+func cholesky(a []float64, n int, env []int) {
 	for j := range n {
 		rj := a[j*n : j*n+j+1]
 		d := rj[j]
-		for _, x := range rj[:j] {
+		for _, x := range rj[env[j]:j] {
 			d -= x * x
 		}
 		d = math.Sqrt(max(d, 1e-300))
 		rj[j] = d
 		inv := 1 / d
 		for i := j + 1; i < n; i++ {
+			if env[i] > j {
+				continue
+			}
+			lo := max(env[i], env[j])
 			ri := a[i*n : i*n+j+1]
 			s := ri[j]
-			for k, x := range rj[:j] {
-				s -= ri[k] * x
+			for k, x := range rj[lo:j] {
+				s -= ri[lo+k] * x
 			}
 			ri[j] = s * inv
 		}
 	}
 }
 
-// cholSolve solves L·Lᵀ·x = b in place (x overwrites b).
-func cholSolve(l []float64, n int, b []float64) {
+// cholSolve solves L·Lᵀ·x = b in place (x overwrites b), L from cholesky
+// with the same envelope.
+func cholSolve(l []float64, n int, env []int, b []float64) {
 	b = b[:n]
 	for i := range n {
 		ri := l[i*n : i*n+i+1]
 		s := b[i]
-		for k, x := range ri[:i] {
-			s -= x * b[k]
+		for k, x := range ri[env[i]:i] {
+			s -= x * b[env[i]+k]
 		}
 		b[i] = s / ri[i]
 	}
 	for i := n - 1; i >= 0; i-- {
-		s := b[i]
-		for k := i + 1; k < n; k++ {
-			s -= l[k*n+i] * b[k]
+		ri := l[i*n : i*n+i+1]
+		x := b[i] / ri[i]
+		b[i] = x
+		for k, lk := range ri[env[i]:i] {
+			b[env[i]+k] -= lk * x
 		}
-		b[i] = s / l[i*n+i]
 	}
+}
+
+// factor fills the envelope of J M⁻¹ Jᵀ + C for the bilateral rows br into
+// s.amat and factors it.
+func (p *Physics) factor(br []brow) {
+	s := &p.solver
+	m := len(br)
+	env := s.env[:m]
+	for r := range m {
+		env[r] = r
+		for r2 := range r {
+			if br[r2].shares(&br[r].jac) {
+				env[r] = r2
+				break
+			}
+		}
+	}
+	A := s.amat[:m*m]
+	for r1 := range m {
+		for r2 := env[r1]; r2 <= r1; r2++ {
+			A[r1*m+r2] = p.coupling(&br[r1].jac, &br[r2].jac)
+		}
+		A[r1*m+r1] += br[r1].c
+	}
+	cholesky(A, m, env)
+}
+
+// shares reports whether two rows act on a common body.
+func (j *jac) shares(k *jac) bool {
+	return j.a == k.a || j.a == k.b || (j.b >= 0 && (j.b == k.a || j.b == k.b))
 }
 
 // substep advances the state by one solver step of h seconds, with
@@ -217,29 +258,12 @@ func (p *Physics) substep() {
 	copy(s.v0, v)
 
 	// Bilateral rows.
-	br := p.pointRows(s.brows[:0])
-	for j := range p.hinges {
-		hg := &p.hinges[j]
-		a, b := hg.a, hg.b
-		if ctot := hg.arm + h*hg.damp; ctot > 0 {
-			g := 1 / ctot
-			w0 := s.v0[3*b+2] - s.v0[3*a+2]
-			br = append(br, brow{
-				jac: jac{a: a, b: b, ja: [3]float64{0, 0, -1}, jb: [3]float64{0, 0, 1}},
-				c:   g, target: hg.arm * w0 * g,
-			})
-		}
-	}
+	br := p.hingeRows(s.brows[:0], s.v0)
 	s.brows = br
 	m := len(br)
 	A := s.amat[:m*m]
-	for r1 := range m {
-		for r2 := range r1 + 1 {
-			A[r1*m+r2] = p.coupling(&br[r1].jac, &br[r2].jac)
-		}
-		A[r1*m+r1] += br[r1].c
-	}
-	cholesky(A, m)
+	env := s.env[:m]
+	p.factor(br)
 
 	// Inequality rows.
 	ir := s.irows[:0]
@@ -299,7 +323,7 @@ func (p *Physics) substep() {
 		for r := range m {
 			u[r] = p.coupling(&br[r].jac, &row.jac)
 		}
-		cholSolve(A, m, u)
+		cholSolve(A, m, env, u)
 		dv := s.dv[k*n3 : (k+1)*n3]
 		clear(dv)
 		p.applyImpulse(&row.jac, 1, dv)
@@ -336,7 +360,7 @@ func (p *Physics) substep() {
 	for r := range m {
 		rhs[r] = br[r].target - br[r].dot(v)
 	}
-	cholSolve(A, m, rhs)
+	cholSolve(A, m, env, rhs)
 	for r := range m {
 		p.applyImpulse(&br[r].jac, rhs[r], v)
 	}
@@ -387,18 +411,31 @@ func (p *Physics) substep() {
 	}
 }
 
-// pointRows appends each hinge's point constraint (2 rows: the velocity of
-// the hinge point on the child minus on the parent, with
-// ω × r = (−ω·r_z, ω·r_x)) for the current pose (sinA, cosA).
-func (p *Physics) pointRows(br []brow) []brow {
-	for j := range p.hinges {
+// hingeRows appends the hinges' rows for the current pose (sinA, cosA):
+// each hinge's point constraint (2 rows: the velocity of the hinge point on
+// the child minus on the parent, with ω × r = (−ω·r_z, ω·r_x)) and, when
+// v0 is not nil, its joint row (armature and damping, see substep), with
+// v0 the velocities at the start of the solver step. The hinges go from
+// the leaves to the root (children have larger indices than their
+// parents), so that J M⁻¹ Jᵀ has a narrow envelope.
+func (p *Physics) hingeRows(br []brow, v0 []float64) []brow {
+	h := p.h
+	for j := len(p.hinges) - 1; j >= 0; j-- {
 		hg := &p.hinges[j]
 		a, b := hg.a, hg.b
 		rA := rot(p.sinA[a], p.cosA[a], hg.la)
 		rB := rot(p.sinA[b], p.cosA[b], hg.lb)
 		br = append(br,
-			brow{jac: jac{a: a, b: b, ja: [3]float64{-1, 0, rA.Z}, jb: [3]float64{1, 0, -rB.Z}}},
-			brow{jac: jac{a: a, b: b, ja: [3]float64{0, -1, -rA.X}, jb: [3]float64{0, 1, rB.X}}})
+			brow{jac: jac{a: a, b: b, ja: [3]float64{-1, 0, rA.Z}, jb: [3]float64{1, 0, -rB.Z}}, hinge: j},
+			brow{jac: jac{a: a, b: b, ja: [3]float64{0, -1, -rA.X}, jb: [3]float64{0, 1, rB.X}}, hinge: j})
+		if ctot := hg.arm + h*hg.damp; v0 != nil && ctot > 0 {
+			g := 1 / ctot
+			w0 := v0[3*b+2] - v0[3*a+2]
+			br = append(br, brow{
+				jac: jac{a: a, b: b, ja: [3]float64{0, 0, -1}, jb: [3]float64{0, 0, 1}},
+				c:   g, target: hg.arm * w0 * g, hinge: j,
+			})
+		}
 	}
 	return br
 }
@@ -439,16 +476,23 @@ func (p *Physics) settle() {
 		v[3*i], v[3*i+1], v[3*i+2] = p.vel[i].V.X, p.vel[i].V.Y, p.vel[i].W
 	}
 	for it := 0; ; it++ {
-		br, m := p.factorPointRows()
+		for i := range p.pos {
+			p.sinA[i], p.cosA[i] = math.Sincos(p.pos[i].A)
+		}
+		br := p.hingeRows(s.brows[:0], nil)
+		s.brows = br
+		m := len(br)
+		p.factor(br)
+		env := s.env[:m]
 		rhs := s.rhs[:m]
 		worst := 0.0
-		for j := range p.hinges {
-			hg := &p.hinges[j]
+		for r := 0; r < m; r += 2 {
+			hg := &p.hinges[br[r].hinge]
 			rA := rot(p.sinA[hg.a], p.cosA[hg.a], hg.la)
 			rB := rot(p.sinA[hg.b], p.cosA[hg.b], hg.lb)
 			cx := x[3*hg.b] + rB.X - x[3*hg.a] - rA.X
 			cz := x[3*hg.b+1] + rB.Z - x[3*hg.a+1] - rA.Z
-			rhs[2*j], rhs[2*j+1] = -cx, -cz
+			rhs[r], rhs[r+1] = -cx, -cz
 			worst = max(worst, math.Abs(cx), math.Abs(cz))
 		}
 		if worst <= settleTol || it == 4 {
@@ -456,13 +500,13 @@ func (p *Physics) settle() {
 			for r := range m {
 				rhs[r] = -br[r].dot(v)
 			}
-			cholSolve(s.amat[:m*m], m, rhs)
+			cholSolve(s.amat[:m*m], m, env, rhs)
 			for r := range m {
 				p.applyImpulse(&br[r].jac, rhs[r], v)
 			}
 			break
 		}
-		cholSolve(s.amat[:m*m], m, rhs)
+		cholSolve(s.amat[:m*m], m, env, rhs)
 		for r := range m {
 			p.applyImpulse(&br[r].jac, rhs[r], x)
 		}
@@ -474,26 +518,6 @@ func (p *Physics) settle() {
 		p.pos[i].C.X, p.pos[i].C.Y, p.pos[i].A = x[3*i], x[3*i+1], x[3*i+2]
 		p.vel[i].V.X, p.vel[i].V.Y, p.vel[i].W = v[3*i], v[3*i+1], v[3*i+2]
 	}
-}
-
-// factorPointRows builds the hinges' point rows at the current angles
-// (refreshing sinA, cosA) and factors J M⁻¹ Jᵀ into s.amat.
-func (p *Physics) factorPointRows() ([]brow, int) {
-	s := &p.solver
-	for i := range p.pos {
-		p.sinA[i], p.cosA[i] = math.Sincos(p.pos[i].A)
-	}
-	br := p.pointRows(s.brows[:0])
-	s.brows = br
-	m := len(br)
-	A := s.amat[:m*m]
-	for r1 := range m {
-		for r2 := range r1 + 1 {
-			A[r1*m+r2] = p.coupling(&br[r1].jac, &br[r2].jac)
-		}
-	}
-	cholesky(A, m)
-	return br, m
 }
 
 // addScaled is v += a·x.
