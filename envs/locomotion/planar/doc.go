@@ -150,6 +150,11 @@
 // joint limits are overshot as much (both are soft: the Walker2d's light
 // feet by up to 0.6 rad under random actions in both engines).
 //
+// Learnability: agents/ppo with its default settings (8 envs, 300k steps,
+// seed 1; go test -tags manual ./agents/ppo) reaches mean episode returns
+// of about 1500 on the Hopper, 1000-1250 on the Walker2d and 1900 on the
+// HalfCheetah, in 25-35 s on two cores.
+//
 // Speed, one core (GOMAXPROCS=1 go test -bench Step, random actions with
 // resets, on a shared AMD EPYC development machine): about 120k env
 // steps/s for the Hopper, 60k for the Walker2d and 28k for the
