@@ -7,7 +7,7 @@
 //
 // with envs.Make (time limit 1000 steps; reference returns not yet
 // measured). These tasks are a benchmark of their own: their dynamics are
-// close to MuJoCo's but not MuJoCo's (see "Measured against MuJoCo"), so
+// close to MuJoCo's but not MuJoCo's (see "Measured" below), so
 // never report D4RL-normalised scores from them (docs/environments.md §9).
 //
 // # Model
