@@ -17,6 +17,8 @@ require (
 	gorgonia.org/tensor v0.9.23
 )
 
+require github.com/ByteArena/box2d v1.0.2
+
 require (
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
 	github.com/go-viper/mapstructure/v2 v2.4.0 // indirect

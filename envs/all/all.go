@@ -4,5 +4,6 @@
 package all
 
 import (
-	_ "github.com/minrl/minrl/envs/classic" // Pendulum-v1, CartPole-v1, MountainCarContinuous-v0, Acrobot-v1
+	_ "github.com/minrl/minrl/envs/classic"           // Pendulum-v1, CartPole-v1, MountainCarContinuous-v0, Acrobot-v1
+	_ "github.com/minrl/minrl/envs/locomotion/planar" // minrl/Hopper-v0, minrl/Walker2d-v0, minrl/HalfCheetah-v0
 )

@@ -1,0 +1,5 @@
+//go:build !race
+
+package planar
+
+const raceEnabled = false
