@@ -64,8 +64,11 @@ func TestRegistry(t *testing.T) {
 		if s.RewardThreshold != c.threshold && !(math.IsNaN(c.threshold) && math.IsNaN(s.RewardThreshold)) {
 			t.Errorf("%s: RewardThreshold %g, want %g", c.id, s.RewardThreshold, c.threshold)
 		}
-		if !math.IsNaN(s.RandomReturn) || !math.IsNaN(s.ExpertReturn) {
-			t.Errorf("%s: reference returns %g, %g, want NaN", c.id, s.RandomReturn, s.ExpertReturn)
+		// Reference returns come from minrl collect (envs/references.go):
+		// measured for Pendulum-v1 only so far.
+		if measured := c.id == "Pendulum-v1"; measured != !math.IsNaN(s.RandomReturn) || measured != !math.IsNaN(s.ExpertReturn) ||
+			measured && !(s.RandomReturn < s.ExpertReturn) {
+			t.Errorf("%s: reference returns %g, %g", c.id, s.RandomReturn, s.ExpertReturn)
 		}
 		e := newBase(t, c.id)
 		if got := e.ActionSpace().String(); got != c.act {
