@@ -25,8 +25,10 @@ func WriteGIF(path string, frames []*image.RGBA, delayCS int) error {
 	}
 	g := &gif.GIF{}
 	for _, f := range frames {
-		p := image.NewPaletted(f.Bounds(), palette.WebSafe)
-		draw.FloydSteinberg.Draw(p, f.Bounds(), f, image.Point{})
+		// Nearest colours, no dithering: renders are flat-shaded, and
+		// undithered frames compress several times better.
+		p := image.NewPaletted(f.Bounds(), palette.Plan9)
+		draw.Draw(p, f.Bounds(), f, image.Point{}, draw.Src)
 		g.Image = append(g.Image, p)
 		g.Delay = append(g.Delay, delayCS)
 	}
@@ -46,6 +48,9 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 		}
 	}()
 	if err = write(f); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
 		return err
 	}
 	if err = f.Close(); err != nil {
