@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/policy"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -71,5 +74,26 @@ func TestEnvsList(t *testing.T) {
 	out, err := run(t, "envs", "list")
 	if err != nil || !strings.Contains(out, "Pendulum-v1") {
 		t.Errorf("%v\n%s", err, out)
+	}
+}
+
+func TestRenderWithACheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	cfg := policy.DefaultConfig("mingru", 3, 1)
+	cfg.Embed, cfg.Layers, cfg.K, cfg.MaxEpLen = 8, 1, 4, 200
+	m, err := policy.NewDecision(cfg, nn.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(dir, "m.safetensors")
+	if err := policy.Save(ck, m, policy.Info{EnvID: "Pendulum-v1", Targets: []float64{-150}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "render", "--env", "Pendulum-v1", "--policy", ck, "--out", filepath.Join(dir, "p.gif"), "--max-steps", "5", "--width", "32", "--height", "32")
+	if err != nil || !strings.Contains(out, "5 steps") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := run(t, "render", "--env", "CartPole-v1", "--policy", ck, "--out", filepath.Join(dir, "c.gif")); err == nil || !strings.Contains(err.Error(), "trained on Pendulum-v1") {
+		t.Errorf("wrong env: %v", err)
 	}
 }

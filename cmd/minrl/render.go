@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/policy"
 )
 
 // actor chooses actions for one env when rendering an episode.
@@ -146,7 +147,49 @@ func writeFrames(dir string, frames []*image.RGBA) error {
 	return nil
 }
 
-// loadActor loads a policy checkpoint for rendering.
+// policyActor plays one episode with a trained policy.
+type policyActor struct {
+	p       policy.Policy
+	rewards []float64
+	started bool
+}
+
+func (a *policyActor) act(obs []float64, reward float64, action []float64) error {
+	if !a.started {
+		a.p.Reset(1)
+		a.started = true
+	}
+	a.rewards[0] = reward
+	return a.p.Act(obs, a.rewards, action)
+}
+
+// loadActor loads a policy checkpoint for rendering: a decision model
+// conditioned on target (0: the checkpoint's first target), or a BC MLP.
 func loadActor(path, env string, target float64) (actor, error) {
-	return nil, fmt.Errorf("policy checkpoints are not supported yet: %s", path)
+	ck, err := policy.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if ck.EnvID != "" && ck.EnvID != env {
+		return nil, fmt.Errorf("%s was trained on %s, not %s", path, ck.EnvID, env)
+	}
+	var p policy.Policy
+	switch m := ck.Model.(type) {
+	case *policy.Decision:
+		if target == 0 {
+			if len(ck.Targets) == 0 {
+				return nil, fmt.Errorf("%s stores no target return: give --target", path)
+			}
+			target = ck.Targets[0]
+		}
+		p, err = policy.NewDecisionActor(m, ck.Norm, target, m.Config().Context)
+	case *policy.MLP:
+		p, err = policy.NewMLPActor(m, ck.Norm)
+	default:
+		err = fmt.Errorf("%s: no actor for a %T", path, ck.Model)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &policyActor{p: p, rewards: make([]float64, 1)}, nil
 }
