@@ -88,6 +88,9 @@ func TestLoadMemoryChild(t *testing.T) {
 // of the arrays (the loader decodes straight into the result, so it
 // should be close to one copy).
 func TestLoadMemory(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's shadow memory inflates RSS")
+	}
 	if testing.Short() {
 		t.Skip("writes a 160 MB file")
 	}
