@@ -13,4 +13,10 @@ type reference struct {
 var references = map[string]reference{
 	"Pendulum-v1": {Random: -1265.3138439755799, Expert: -169.70183488951395,
 		Source: "minrl collect --env Pendulum-v1 --ppo-steps 300000 --seed 1 (data/pendulum-collect.json)"},
+	"minrl/Hopper-v0": {Random: 18.20381872481083, Expert: 4977.023001203203,
+		Source: "minrl collect --env minrl/Hopper-v0 --ppo-steps 3000000 --transitions 1000000 --seed 1 (docs/data/hopper-collect.json)"},
+	"minrl/Walker2d-v0": {Random: 1.9493802441549422, Expert: 4399.490375380343,
+		Source: "minrl collect --env minrl/Walker2d-v0 --ppo-steps 3000000 --transitions 1000000 --seed 1 (docs/data/walker2d-collect.json)"},
+	"minrl/HalfCheetah-v0": {Random: -299.80775722839144, Expert: 6116.876044596871,
+		Source: "minrl collect --env minrl/HalfCheetah-v0 --ppo-steps 3000000 --transitions 1000000 --seed 1 (docs/data/halfcheetah-collect.json)"},
 }
