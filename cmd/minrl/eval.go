@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/minrl/minrl/runners"
+)
+
+func newEvalCmd() *cobra.Command {
+	var opts runners.CheckpointEvalOptions
+	var out string
+	cmd := &cobra.Command{
+		Use:   "eval CHECKPOINT",
+		Short: "Evaluate a trained checkpoint in its environment",
+		Long: `Loads a checkpoint written by minrl train (last.safetensors, best.safetensors) and
+plays episodes with it in the environment it was trained for, once per target
+return (the return the policy is asked to achieve; bc policies have none). It
+prints the mean ± standard deviation of the return and of the normalised score
+(0 random, 100 expert) per target, and writes every episode to
+<out>/eval_<checkpoint>.csv and a summary to <out>/eval_<checkpoint>.json.
+
+By default it uses the targets, episode count and seeds of the training run, so
+it reproduces the run's own evaluation numbers exactly; episode i starts from
+seed --seed + i.`,
+		Example: `  minrl eval runs/pendulum-medium-mingru/best.safetensors
+  minrl eval runs/pendulum-medium-mingru/last.safetensors --episodes 50 --targets -150,-400 --seed 7`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			opts.HasSeed = cmd.Flags().Changed("seed")
+			if !cmd.Flags().Changed("targets") {
+				opts.Targets = nil
+			}
+			if opts.Episodes < 0 || (cmd.Flags().Changed("episodes") && opts.Episodes == 0) {
+				return fmt.Errorf("--episodes %d: need at least 1", opts.Episodes)
+			}
+			reps, err := runners.EvaluateCheckpoint(cmd.Context(), path, opts)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			for _, r := range reps {
+				label := fmt.Sprintf("target %g", r.Target)
+				if len(reps) == 1 && r.Target == 0 {
+					label = "policy"
+				}
+				first := uint64(0)
+				if len(r.Results) > 0 {
+					first = r.Results[0].Seed
+				}
+				fmt.Fprintf(w, "%s on %s, %d episodes (seeds %d..%d): return %.1f ± %.1f", label, r.Env, r.Episodes,
+					first, first+uint64(r.Episodes)-1, r.MeanReturn, r.StdReturn)
+				if math.IsNaN(r.MeanNormalized) {
+					fmt.Fprintf(w, ", no normalised score (no reference returns)\n")
+				} else {
+					fmt.Fprintf(w, ", normalised score %.1f ± %.1f\n", r.MeanNormalized, r.StdNormalized)
+				}
+			}
+			if out == "" {
+				out = filepath.Dir(path)
+			}
+			prefix := "eval_" + strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+			if err := runners.WriteEvalFiles(out, prefix, reps); err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "wrote %s.csv and .json\n", filepath.Join(out, prefix))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Episodes, "episodes", 0, "episodes per target (default: the training run's eval.episodes)")
+	f.Float64SliceVar(&opts.Targets, "targets", nil, "target returns, comma-separated (default: the checkpoint's)")
+	f.Uint64Var(&opts.Seed, "seed", 0, "seed of the first episode (default: the training run's eval.seed)")
+	f.StringVar(&opts.Env, "env", "", "environment id (default: the checkpoint's)")
+	f.StringVar(&out, "out", "", "directory for the CSV and JSON results (default: the checkpoint's)")
+	return cmd
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// runCmd executes a fresh command (newTrainCmd(), newEvalCmd()) on its own,
+// so the tests do not depend on main.go registering it.
+func runCmd(t *testing.T, cmd *cobra.Command, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// tinyConfig shrinks the preset's model and evaluation to run in well under
+// a second.
+const tinyConfig = `model:
+  embed: 8
+  layers: 1
+  k: 4
+train:
+  batch: 4
+  warmup: 2
+  log_every: 2
+eval:
+  episodes: 2
+`
+
+func TestTrainThenEval(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "tiny.yaml")
+	if err := os.WriteFile(cfg, []byte(tinyConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	got, err := runCmd(t, newTrainCmd(), "pendulum-medium-mingru", "--config", cfg, "--steps", "4", "--eval-every", "2", "--out", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, got)
+	}
+	for _, want := range []string{"training pendulum-medium-mingru", "embed 8", "4 steps of batch 4", "last (step 4): normalised score",
+		"best (step ", "step 2: normalised score", "outputs in " + out} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+	for _, f := range []string{"last.safetensors", "best.safetensors", "metrics.csv", "summary.json", "eval_final.csv", "loss.png", "eval.png"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// The same command again resumes the finished run.
+	if got, err := runCmd(t, newTrainCmd(), "pendulum-medium-mingru", "--config", cfg, "--steps", "4", "--eval-every", "2", "--out", out); err != nil ||
+		!strings.Contains(got, "resuming") {
+		t.Errorf("rerun: %v\n%s", err, got)
+	}
+	// Another config in the same directory is refused, naming the key.
+	if _, err := runCmd(t, newTrainCmd(), "pendulum-medium-mingru", "--config", cfg, "--steps", "4", "--eval-every", "2", "--out", out, "--lr", "0.01"); err == nil ||
+		!strings.Contains(err.Error(), "train.lr") {
+		t.Errorf("another lr: %v", err)
+	}
+
+	evalDir := filepath.Join(dir, "eval")
+	got, err = runCmd(t, newEvalCmd(), filepath.Join(out, "best.safetensors"), "--episodes", "2", "--targets", "-150,-300", "--seed", "7", "--out", evalDir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, got)
+	}
+	for _, want := range []string{"target -150 on Pendulum-v1, 2 episodes (seeds 7..8): return", "target -300", "normalised score", "eval_best.csv"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, got)
+		}
+	}
+	for _, f := range []string{"eval_best.csv", "eval_best.json"} {
+		if _, err := os.Stat(filepath.Join(evalDir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	// Defaults: the run's targets, episodes and seed, files next to the checkpoint.
+	got, err = runCmd(t, newEvalCmd(), filepath.Join(out, "last.safetensors"))
+	if err != nil || !strings.Contains(got, "target -150 on Pendulum-v1, 2 episodes (seeds 1000..1001)") {
+		t.Errorf("eval with defaults: %v\n%s", err, got)
+	}
+	if _, err := os.Stat(filepath.Join(out, "eval_last.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestTrainListsPresets(t *testing.T) {
+	got, err := runCmd(t, newTrainCmd(), "--list")
+	if err != nil || !strings.Contains(got, "pendulum-medium-mingru\n") || !strings.Contains(got, "pendulum-medium") {
+		t.Errorf("%v\n%s", err, got)
+	}
+}
+
+func TestTrainAndEvalRejectBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{},                     // no preset, no config
+		{"mars-medium-mingru"}, // unknown preset
+		{"pendulum-medium-mingru", "--steps", "abc"},
+		{"pendulum-medium-mingru", "--lr", "-1", "--out", dir},
+		{"pendulum-medium-mingru", "--config", filepath.Join(dir, "missing.yaml")},
+		{"pendulum-medium-mingru", "extra-arg"},
+		{"pendulum-medium-mingru", "--no-such-flag"},
+	} {
+		if got, err := runCmd(t, newTrainCmd(), args...); err == nil {
+			t.Errorf("train %v: no error\n%s", args, got)
+		}
+	}
+	for _, args := range [][]string{
+		{},
+		{filepath.Join(dir, "missing.safetensors")},
+		{filepath.Join(dir, "x.safetensors"), "--episodes", "0"},
+		{filepath.Join(dir, "x.safetensors"), "--targets", "abc"},
+	} {
+		if got, err := runCmd(t, newEvalCmd(), args...); err == nil {
+			t.Errorf("eval %v: no error\n%s", args, got)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package runners
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/minrl/minrl/policy"
+)
+
+// Evaluation defaults for checkpoints that do not record their run's
+// (base.yaml's eval.episodes and eval.seed).
+const (
+	DefaultEvalEpisodes = 10
+	DefaultEvalSeed     = 1000
+)
+
+// CheckpointEvalOptions configure EvaluateCheckpoint. Zero values take the
+// settings the checkpoint's training run evaluated with, so that a
+// checkpoint re-evaluates to the numbers its run reported.
+type CheckpointEvalOptions struct {
+	// Targets are the target returns to condition on (nil: the
+	// checkpoint's). An MLP (bc) checkpoint ignores them and is evaluated
+	// once.
+	Targets []float64
+	// Episodes per target (0: the run's eval.episodes, else 10).
+	Episodes int
+	// Seed of the first episode, used when HasSeed (otherwise the run's
+	// eval.seed, else 1000).
+	Seed    uint64
+	HasSeed bool
+	// Env overrides the checkpoint's environment id ("": the checkpoint's).
+	Env string
+}
+
+// EvaluateCheckpoint loads a checkpoint (policy.Load), builds its actor
+// for every target, and plays the episodes with Evaluate, exactly as Train
+// evaluates: the same actors, action mapping (MetaActionBounds), episode
+// seeds and summaries, so a checkpoint of a run re-evaluates to the
+// numbers the run reported.
+func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOptions) ([]EvalReport, error) {
+	ck, err := policy.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	env := opts.Env
+	if env == "" {
+		env = ck.EnvID
+	}
+	if env == "" {
+		return nil, fmt.Errorf("%s records no environment id: give one", path)
+	}
+	episodes, seed := DefaultEvalEpisodes, uint64(DefaultEvalSeed)
+	if s := ck.Meta[MetaRunConfig]; s != "" {
+		var cfg struct {
+			Eval struct {
+				Episodes int             `json:"episodes"`
+				Seed     json.RawMessage `json:"seed"`
+			} `json:"eval"`
+		}
+		if err := json.Unmarshal([]byte(s), &cfg); err != nil {
+			return nil, fmt.Errorf("%s: metadata %s: %w", path, MetaRunConfig, err)
+		}
+		if cfg.Eval.Episodes > 0 {
+			episodes = cfg.Eval.Episodes
+		}
+		if len(cfg.Eval.Seed) > 0 {
+			if seed, err = strconv.ParseUint(string(cfg.Eval.Seed), 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: metadata %s: eval.seed %s: %w", path, MetaRunConfig, cfg.Eval.Seed, err)
+			}
+		}
+	}
+	if opts.Episodes < 0 {
+		return nil, fmt.Errorf("evaluate: %d episodes", opts.Episodes)
+	}
+	if opts.Episodes > 0 {
+		episodes = opts.Episodes
+	}
+	if opts.HasSeed {
+		seed = opts.Seed
+	}
+	targets := ck.Targets
+	if opts.Targets != nil {
+		targets = opts.Targets
+	}
+	for _, t := range targets {
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return nil, fmt.Errorf("evaluate: target return %g", t)
+		}
+	}
+	if _, ok := ck.Model.(*policy.Decision); ok && len(targets) == 0 {
+		return nil, fmt.Errorf("%s records no target returns: give at least one", path)
+	}
+	var bounds *ActionBounds
+	if s := ck.Meta[MetaActionBounds]; s != "" {
+		bounds = new(ActionBounds)
+		if err := json.Unmarshal([]byte(s), bounds); err != nil {
+			return nil, fmt.Errorf("%s: metadata %s: %w", path, MetaActionBounds, err)
+		}
+		if err := bounds.check(ck.Model.ActDim()); err != nil {
+			return nil, fmt.Errorf("%s: metadata %s: %w", path, MetaActionBounds, err)
+		}
+	}
+	return evaluateModel(ctx, ck.Model, ck.Norm, bounds, env, targets, episodes, seed)
+}

@@ -1,0 +1,1241 @@
+package runners
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/color"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/minrl/minrl/agents/decision"
+	"github.com/minrl/minrl/configs"
+	"github.com/minrl/minrl/data"
+	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/policy"
+)
+
+// Files a training run writes into its output directory.
+const (
+	FileLast       = "last.safetensors" // weights, normaliser, optimiser and sampler state: resumes the run
+	FileBest       = "best.safetensors" // weights of the best evaluation so far
+	FileMetrics    = "metrics.jsonl"    // one JSON object per log interval
+	FileMetricsCSV = "metrics.csv"      // the same as CSV
+	FileEvals      = "evals.jsonl"      // one JSON object per evaluation
+	FileLossPlot   = "loss.png"         // training loss against step
+	FileEvalPlot   = "eval.png"         // evaluation score against step
+	FileSummary    = "summary.json"     // the TrainResult
+	PrefixFinal    = "eval_final"       // eval_final.csv/.json: per-episode results of the last evaluation
+)
+
+// Checkpoint metadata keys written by Train (besides policy's minrl.*).
+// Every value is a string; numbers are decimal, floats round-trip exactly.
+const (
+	MetaStep         = "train.step"           // gradient steps taken
+	MetaOptimStep    = "train.optim_step"     // AdamW's step count (bias correction)
+	MetaSampler      = "train.sampler_state"  // base64 of the sampler's State()
+	MetaBestScore    = "train.best_score"     // best score so far ("" before any evaluation)
+	MetaBest         = "train.best"           // the best EvalPoint as JSON
+	MetaRunConfig    = "train.config"         // the run config as JSON, keys as in the YAML
+	MetaConfigSHA    = "train.config_sha256"  // SHA-256 of that JSON, "out" left out
+	MetaDataset      = "train.dataset"        // where the dataset was loaded from
+	MetaDatasetSHA   = "train.dataset_sha256" // SHA-256 of the dataset's arrays
+	MetaProgress     = "train.progress"       // JSON: clocks, log accumulators, last evaluated step
+	MetaCommand      = "train.command"        // the command line, when given
+	MetaCheckpointOf = "train.checkpoint"     // "last" or "best"
+	// MetaActionBounds, when present, holds the env's action bounds as
+	// JSON {"low": [...], "high": [...]}: the policy acts in [−1, 1] (its
+	// tanh head) and the runner maps u to low + (u+1)·(high−low)/2; the
+	// dataset's actions were mapped the other way for training.
+	MetaActionBounds = "train.action_bounds"
+)
+
+// Score kinds: what EvalPoint.Score measures.
+const (
+	ScoreNormalized = "normalized" // mean normalised score over the targets (0 random, 100 expert)
+	ScoreReturn     = "return"     // mean return over the targets (env without reference returns)
+)
+
+// BestRule says which evaluation best.safetensors holds.
+const BestRule = "highest score: the mean over targets of the mean normalised score, or of the mean return when the environment has no reference returns; the earliest wins ties"
+
+// TrainOptions are the settings of one Train call that are not part of the
+// run config.
+type TrainOptions struct {
+	// Overwrite discards a previous run in the output directory (its
+	// checkpoints, logs, plots and reports) and starts afresh. Without
+	// it, Train resumes a run of the same config and refuses another.
+	Overwrite bool
+	// Progress, when set, is called after every gradient step, every
+	// evaluation and every checkpoint, on Train's goroutine.
+	Progress func(TrainEvent)
+	// Command is recorded in the checkpoints and the summary.
+	Command string
+	// SkipPlots writes no PNG learning curves (metrics.csv and
+	// evals.jsonl hold the same numbers), for sweeps and tests: drawing
+	// and encoding the PNGs costs more than a tiny run.
+	SkipPlots bool
+}
+
+// TrainEvent reports progress to TrainOptions.Progress.
+type TrainEvent struct {
+	Kind  string // "resume", "step", "eval" or "checkpoint"
+	Step  int    // gradient steps taken
+	Steps int    // of the run's train.steps
+	// Kind "step": the step's loss, gradient norm (before clipping) and
+	// learning rate.
+	Loss, GradNorm, LR float64
+	// Kind "eval": the evaluation, and whether it is the best so far.
+	Eval *EvalPoint
+	Best bool
+	// Kind "checkpoint": the file written.
+	Path string
+}
+
+// TargetScore is the evaluation of one target return (bc: one row, Target 0).
+type TargetScore struct {
+	Target         float64 `json:"target"`
+	MeanReturn     float64 `json:"mean_return"`
+	StdReturn      float64 `json:"std_return"`
+	MeanNormalized float64 `json:"mean_normalized"` // NaN (null in JSON) without reference returns
+	StdNormalized  float64 `json:"std_normalized"`
+	MeanLength     float64 `json:"mean_length"`
+}
+
+// EvalPoint is one periodic evaluation of a training run.
+type EvalPoint struct {
+	Step      int           `json:"step"`
+	Score     float64       `json:"score"` // see BestRule
+	ScoreKind string        `json:"score_kind"`
+	Episodes  int           `json:"episodes"` // per target
+	Targets   []TargetScore `json:"targets"`
+}
+
+// MetricRecord is one line of metrics.jsonl: the mean loss and gradient
+// norm over the steps since the previous record, the learning rate of the
+// last of them, and the wall-clock seconds since training began (summed
+// over resumed sessions).
+type MetricRecord struct {
+	Step     int     `json:"step"`
+	Loss     float64 `json:"loss"`
+	GradNorm float64 `json:"grad_norm"`
+	LR       float64 `json:"lr"`
+	Elapsed  float64 `json:"elapsed_s"`
+}
+
+// TrainResult is what Train did; summary.json holds it.
+type TrainResult struct {
+	Name    string         `json:"name"`
+	Dir     string         `json:"dir"`
+	Env     string         `json:"env"`
+	Dataset string         `json:"dataset"` // where the data came from
+	Config  map[string]any `json:"config"`  // the run config, keys as in the YAML
+	Command string         `json:"command,omitempty"`
+	Steps   int            `json:"steps"`
+	// ResumedFrom is the step this call resumed at (0: a fresh run).
+	ResumedFrom int    `json:"resumed_from"`
+	BestRule    string `json:"best_rule"`
+	// Last is the evaluation of the final weights (last.safetensors);
+	// Best the best evaluation (best.safetensors).
+	Last EvalPoint `json:"last"`
+	Best EvalPoint `json:"best"`
+	// DatasetReturn is the mean return of the dataset's finished episodes
+	// (the behaviour policy's level), DatasetScore its normalised score
+	// (NaN without reference returns).
+	DatasetReturn float64 `json:"dataset_return"`
+	DatasetScore  float64 `json:"dataset_score"`
+	// WallSeconds is the whole run's wall-clock time (gradient steps,
+	// evaluations, checkpoints; summed over resumed sessions);
+	// TrainSeconds the part spent in gradient steps, and StepsPerSecond
+	// Steps / TrainSeconds.
+	WallSeconds    float64 `json:"wall_seconds"`
+	TrainSeconds   float64 `json:"train_seconds"`
+	StepsPerSecond float64 `json:"steps_per_second"`
+	// Files maps roles (last, best, metrics, metrics_csv, evals,
+	// loss_plot, eval_plot, eval_final_csv, eval_final_json, summary) to
+	// paths.
+	Files map[string]string `json:"files"`
+	// Final are the full reports of the last evaluation (eval_final.*).
+	Final []EvalReport `json:"-"`
+}
+
+// ErrConfigMismatch reports an output directory that holds a run of
+// another config.
+var ErrConfigMismatch = errors.New("the output directory holds a run of a different config")
+
+// Train trains the policy of run on its dataset, evaluates it every
+// train.eval_every steps and at the end, and writes checkpoints, logs,
+// learning curves and reports into run.Out (see the File* constants).
+//
+// A run is resumable exactly: last.safetensors holds the weights, the
+// optimiser moments, the sampler's random stream and the step, and a
+// model rebuilt from the seed restores its dropout masks from the step.
+// Calling Train again with the same config continues where the checkpoint
+// left off and ends with the weights an uninterrupted run would have, bit
+// for bit. When ctx is cancelled, Train saves last.safetensors at the
+// current step before returning ctx's error. A diverged step (non-finite
+// loss or gradient) returns an error wrapping decision.ErrDiverged and
+// saves nothing.
+func Train(ctx context.Context, run configs.Run, opts TrainOptions) (*TrainResult, error) {
+	j, err := newTrainJob(run, opts)
+	if err != nil {
+		return nil, err
+	}
+	return j.train(ctx)
+}
+
+// trainJob is the state of one Train call.
+type trainJob struct {
+	run     configs.Run
+	opts    TrainOptions
+	spec    envs.Spec
+	dsPath  string
+	dsSHA   string
+	cfgJSON string // the run config as JSON (nested, keys as in the YAML)
+	cfgSHA  string
+	norm    policy.Normalizer
+	// dataReturn is the mean return of the dataset's finished episodes.
+	dataReturn float64
+	bounds     *ActionBounds // nil: the env acts in [−1, 1] already, or is not a bounded Box
+	model      policy.Model
+	sampler    stateSampler
+	tr         *decision.Trainer
+	kind       string // score kind
+
+	resumedFrom int
+	start       time.Time // of this session
+	prevWall    float64   // wall seconds of earlier sessions
+	trainSec    float64   // seconds in gradient steps, all sessions
+	// Log accumulators since the last metrics record.
+	sumLoss, sumNorm float64
+	nLog             int
+	lastEval         int // last step evaluated (-1: none)
+	metrics          []MetricRecord
+	evals            []EvalPoint
+	best             *EvalPoint
+	final            []EvalReport // reports of the evaluation at lastEval, when made in this session
+}
+
+// stateSampler is a dataset sampler whose random stream can be saved.
+type stateSampler interface {
+	decision.Sampler
+	State() ([]byte, error)
+	SetState([]byte) error
+}
+
+// progressState is the MetaProgress JSON.
+type progressState struct {
+	WallSeconds  float64 `json:"wall_seconds"`
+	TrainSeconds float64 `json:"train_seconds"`
+	SumLoss      float64 `json:"sum_loss"`
+	SumGradNorm  float64 `json:"sum_grad_norm"`
+	NLog         int     `json:"n_log"`
+	LastEval     int     `json:"last_eval"`
+}
+
+func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
+	if err := run.Validate(); err != nil {
+		return nil, err
+	}
+	if run.Out == "" {
+		return nil, errors.New("train: no output directory (config key out)")
+	}
+	spec, err := envs.Lookup(run.Env)
+	if err != nil {
+		return nil, err
+	}
+	env, err := envs.Make(run.Env)
+	if err != nil {
+		return nil, err
+	}
+	obsDim, actDim := env.ObservationSpace().Dim(), env.ActionSpace().Dim()
+	bounds := actionBoundsOf(env.ActionSpace())
+	env.Close()
+	d, where, err := data.Open(run.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Validate(obsDim, actDim); err != nil {
+		return nil, fmt.Errorf("dataset %s does not fit %s: %w", run.Dataset, run.Env, err)
+	}
+	dn := d.Norm
+	if dn == nil {
+		if dn, err = d.FitNormalizer(); err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", run.Dataset, err)
+		}
+	}
+	dsSHA := datasetSHA(d)
+	dataReturn := d.Summarize().Returns.Mean
+	if bounds != nil {
+		bounds.toUnit(d.Actions)
+	}
+	j := &trainJob{run: run, opts: opts, spec: spec, dsPath: where, dsSHA: dsSHA, bounds: bounds, dataReturn: dataReturn,
+		norm: policy.Normalizer{Mean: slices.Clone(dn.Mean), Std: slices.Clone(dn.Std)}, lastEval: -1, kind: ScoreNormalized}
+	if math.IsNaN(spec.RandomReturn) || math.IsNaN(spec.ExpertReturn) {
+		j.kind = ScoreReturn
+	}
+	if err := j.norm.Validate(obsDim); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", run.Dataset, err)
+	}
+	cfg, err := json.Marshal(configTree(run))
+	if err != nil {
+		return nil, err
+	}
+	j.cfgJSON = string(cfg)
+	j.cfgSHA = configSHA(j.cfgJSON)
+	if j.model, err = buildModel(run, obsDim, actDim); err != nil {
+		return nil, err
+	}
+	if j.sampler, err = buildSampler(run, d, dn); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", run.Dataset, err)
+	}
+	t := run.Train
+	j.tr, err = decision.New(j.model, j.sampler, decision.Config{Steps: t.Steps, Batch: t.Batch, LR: t.LR,
+		WeightDecay: t.WeightDecay, Warmup: t.Warmup, Schedule: t.Schedule, GradClip: t.GradClip})
+	if err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// buildModel makes the run's model, its initial weights and dropout seeds
+// drawn from train.seed.
+func buildModel(run configs.Run, obsDim, actDim int) (policy.Model, error) {
+	m, rng := run.Model, nn.NewRNG(run.Train.Seed)
+	if m.Kind == "bc" {
+		return policy.NewMLP(policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: slices.Clone(m.Hidden),
+			Act: m.Activation, Dropout: m.Dropout}, rng)
+	}
+	return policy.NewDecision(policy.Config{Model: m.Kind, ObsDim: obsDim, ActDim: actDim, Embed: m.Embed,
+		Layers: m.Layers, Heads: m.Heads, Dropout: m.Dropout, Act: m.Activation, Expansion: m.Expansion,
+		Conv: m.Conv, ConvKernel: m.ConvKernel, MaxEpLen: m.MaxEpLen, K: m.K, RTGScale: run.Eval.RTGScale,
+		Context: m.Context}, rng)
+}
+
+// buildSampler makes the window sampler (window context, and bc) or the
+// episode sampler, seeded from train.seed by a fixed derivation.
+func buildSampler(run configs.Run, d *dataset.Dataset, norm *dataset.Normalizer) (stateSampler, error) {
+	m, seed := run.Model, deriveSeed(run.Train.Seed, 0x5a4d_504c_4552) // "SAMPLER"
+	if m.Context == policy.ContextEpisode && m.Kind != "bc" {
+		return dataset.NewEpisodeSampler(d, norm, dataset.EpisodeConfig{RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, Seed: seed})
+	}
+	return dataset.NewWindowSampler(d, norm, dataset.WindowConfig{K: m.K, RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, Seed: seed})
+}
+
+// deriveSeed mixes a tag into a seed (splitmix64), so the model and the
+// sampler draw from unrelated streams of one train.seed.
+func deriveSeed(seed, tag uint64) uint64 {
+	z := seed + tag*0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+func (j *trainJob) path(name string) string { return filepath.Join(j.run.Out, name) }
+
+// name is the run's name, or its directory's.
+func (j *trainJob) name() string {
+	if j.run.Name != "" {
+		return j.run.Name
+	}
+	return filepath.Base(j.run.Out)
+}
+
+func (j *trainJob) emit(ev TrainEvent) {
+	if j.opts.Progress != nil {
+		ev.Steps = j.run.Train.Steps
+		j.opts.Progress(ev)
+	}
+}
+
+func (j *trainJob) train(ctx context.Context) (*TrainResult, error) {
+	if err := os.MkdirAll(j.run.Out, 0o755); err != nil {
+		return nil, err
+	}
+	j.start = time.Now()
+	if err := j.prepareDir(); err != nil {
+		return nil, err
+	}
+	steps := j.run.Train.Steps
+	// An evaluation that an interruption cut short is made now.
+	if err := j.evalIfDue(ctx); err != nil {
+		return nil, j.interrupted(err)
+	}
+	for j.tr.Step < steps {
+		if err := ctx.Err(); err != nil {
+			return nil, j.interrupted(err)
+		}
+		t0 := time.Now()
+		res, err := j.tr.TrainStep()
+		if err != nil {
+			return nil, fmt.Errorf("train %s: %w (nothing saved; last.safetensors, if any, is from an earlier step)", j.name(), err)
+		}
+		j.trainSec += time.Since(t0).Seconds()
+		j.sumLoss += res.Loss
+		j.sumNorm += res.GradNorm
+		j.nLog++
+		step := j.tr.Step
+		if le := j.run.Train.LogEvery; (le > 0 && step%le == 0) || step == steps {
+			if err := j.logMetrics(res.LR); err != nil {
+				return nil, err
+			}
+		}
+		j.emit(TrainEvent{Kind: "step", Step: step, Loss: res.Loss, GradNorm: res.GradNorm, LR: res.LR})
+		if err := j.evalIfDue(ctx); err != nil {
+			return nil, j.interrupted(err)
+		}
+		if ce := j.run.Train.CheckpointEvery; ce > 0 && step%ce == 0 && step < steps {
+			if err := j.saveLast(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := j.saveLast(); err != nil {
+		return nil, err
+	}
+	return j.finish(ctx)
+}
+
+// interrupted saves the last checkpoint when ctx ended the run, and
+// returns err explained.
+func (j *trainJob) interrupted(err error) error {
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if serr := j.saveLast(); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return fmt.Errorf("train %s interrupted at step %d of %d; saved %s (run the same command again to resume): %w",
+		j.name(), j.tr.Step, j.run.Train.Steps, j.path(FileLast), err)
+}
+
+// evalIfDue evaluates when the current step is an evaluation step that
+// has not been evaluated.
+func (j *trainJob) evalIfDue(ctx context.Context) error {
+	step, steps, every := j.tr.Step, j.run.Train.Steps, j.run.Train.EvalEvery
+	if step == 0 || step <= j.lastEval || !((every > 0 && step%every == 0) || step == steps) {
+		return nil
+	}
+	reps, err := evaluateModel(ctx, j.model, j.norm, j.bounds, j.run.Env, j.run.Eval.Targets, j.run.Eval.Episodes, j.run.Eval.Seed)
+	j.model.SetTrain(true) // the actors left it in evaluation mode
+	if err != nil {
+		return err
+	}
+	pt := evalPoint(step, j.kind, j.run.Eval.Episodes, reps)
+	j.lastEval, j.final = step, reps
+	j.evals = append(j.evals, pt)
+	isBest := j.best == nil || pt.Score > j.best.Score
+	if isBest {
+		b := pt
+		j.best = &b
+		if err := j.saveCheckpoint(FileBest, "best", false); err != nil {
+			return err
+		}
+	}
+	if err := appendJSONL(j.path(FileEvals), pt); err != nil {
+		return err
+	}
+	if step < j.run.Train.Steps { // the end of the run plots anyway
+		if err := j.plots(); err != nil {
+			return err
+		}
+	}
+	j.emit(TrainEvent{Kind: "eval", Step: step, Eval: &pt, Best: isBest})
+	return nil
+}
+
+// evaluateModel plays the model's actor once per target (once for an
+// MLP, with Target 0), every target on the same episode seeds, its actions
+// mapped to the bounds when given.
+func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]EvalReport, error) {
+	cfg := EvalConfig{Env: env, Episodes: episodes, Seed: seed}
+	switch mm := m.(type) {
+	case *policy.MLP:
+		a, err := policy.NewMLPActor(mm, norm)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := Evaluate(ctx, bounds.wrap(a), cfg)
+		if err != nil {
+			return nil, err
+		}
+		return []EvalReport{rep}, nil
+	case *policy.Decision:
+		if len(targets) == 0 {
+			return nil, errors.New("evaluate: a decision model needs at least one target return")
+		}
+		var reps []EvalReport
+		for _, tg := range targets {
+			a, err := policy.NewDecisionActor(mm, norm, tg, "")
+			if err != nil {
+				return nil, err
+			}
+			rep, err := Evaluate(ctx, bounds.wrap(a), cfg)
+			if err != nil {
+				return nil, fmt.Errorf("target %g: %w", tg, err)
+			}
+			rep.Target = tg
+			reps = append(reps, rep)
+		}
+		return reps, nil
+	default:
+		return nil, fmt.Errorf("evaluate: unsupported model %T", m)
+	}
+}
+
+// evalPoint summarises reports; Score follows BestRule.
+func evalPoint(step int, kind string, episodes int, reps []EvalReport) EvalPoint {
+	pt := EvalPoint{Step: step, ScoreKind: kind, Episodes: episodes}
+	for _, r := range reps {
+		pt.Targets = append(pt.Targets, TargetScore{Target: r.Target, MeanReturn: r.MeanReturn, StdReturn: r.StdReturn,
+			MeanNormalized: r.MeanNormalized, StdNormalized: r.StdNormalized, MeanLength: r.MeanLength})
+		if kind == ScoreNormalized {
+			pt.Score += r.MeanNormalized
+		} else {
+			pt.Score += r.MeanReturn
+		}
+	}
+	pt.Score /= float64(len(reps))
+	return pt
+}
+
+func (j *trainJob) wall() float64 { return j.prevWall + time.Since(j.start).Seconds() }
+
+func (j *trainJob) logMetrics(lr float64) error {
+	rec := MetricRecord{Step: j.tr.Step, Loss: j.sumLoss / float64(j.nLog), GradNorm: j.sumNorm / float64(j.nLog), LR: lr, Elapsed: j.wall()}
+	j.sumLoss, j.sumNorm, j.nLog = 0, 0, 0
+	j.metrics = append(j.metrics, rec)
+	if err := appendJSONL(j.path(FileMetrics), rec); err != nil {
+		return err
+	}
+	return appendFile(j.path(FileMetricsCSV), []byte(metricCSVRow(rec)))
+}
+
+func metricCSVRow(r MetricRecord) string {
+	return strings.Join([]string{strconv.Itoa(r.Step), fmtF(r.Loss), fmtF(r.GradNorm), fmtF(r.LR), fmtF(r.Elapsed)}, ",") + "\n"
+}
+
+const metricCSVHeader = "step,loss,grad_norm,lr,elapsed_s\n"
+
+// ---- checkpoints ----
+
+func (j *trainJob) saveLast() error {
+	if err := j.saveCheckpoint(FileLast, "last", true); err != nil {
+		return err
+	}
+	j.emit(TrainEvent{Kind: "checkpoint", Step: j.tr.Step, Path: j.path(FileLast)})
+	return nil
+}
+
+// saveCheckpoint writes the weights and the run's state; with optim, also
+// the AdamW moments as extra tensors "optim.<param>.exp_avg[_sq]".
+func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
+	meta := map[string]string{
+		MetaStep: strconv.Itoa(j.tr.Step), MetaOptimStep: strconv.Itoa(j.tr.Opt.StepCount()),
+		MetaRunConfig: j.cfgJSON, MetaConfigSHA: j.cfgSHA, MetaDataset: j.dsPath, MetaDatasetSHA: j.dsSHA,
+		MetaCheckpointOf: which, MetaBestScore: "",
+	}
+	if j.opts.Command != "" {
+		meta[MetaCommand] = j.opts.Command
+	}
+	if j.bounds != nil {
+		b, err := json.Marshal(j.bounds)
+		if err != nil {
+			return err
+		}
+		meta[MetaActionBounds] = string(b)
+	}
+	if j.best != nil {
+		b, err := json.Marshal(j.best)
+		if err != nil {
+			return err
+		}
+		meta[MetaBest], meta[MetaBestScore] = string(b), fmtF(j.best.Score)
+	}
+	st, err := j.sampler.State()
+	if err != nil {
+		return err
+	}
+	meta[MetaSampler] = base64.StdEncoding.EncodeToString(st)
+	prog, err := json.Marshal(progressState{WallSeconds: j.wall(), TrainSeconds: j.trainSec,
+		SumLoss: j.sumLoss, SumGradNorm: j.sumNorm, NLog: j.nLog, LastEval: j.lastEval})
+	if err != nil {
+		return err
+	}
+	meta[MetaProgress] = string(prog)
+	var extra []nn.NamedTensor
+	if optim {
+		for _, t := range j.tr.Opt.State().Tensors {
+			extra = append(extra, nn.NamedTensor{Name: "optim." + t.Name, Tensor: t.Tensor})
+		}
+	}
+	info := policy.Info{Norm: j.norm, EnvID: j.run.Env, Targets: slices.Clone(j.run.Eval.Targets), Meta: meta}
+	return policy.Save(j.path(name), j.model, info, extra)
+}
+
+// prepareDir starts afresh or resumes from last.safetensors.
+func (j *trainJob) prepareDir() error {
+	last := j.path(FileLast)
+	_, err := os.Stat(last)
+	switch {
+	case err == nil && !j.opts.Overwrite:
+		return j.resume(last)
+	case err == nil || errors.Is(err, fs.ErrNotExist):
+	default:
+		return err
+	}
+	for _, f := range []string{FileLast, FileBest, FileMetrics, FileMetricsCSV, FileEvals, FileLossPlot, FileEvalPlot,
+		FileSummary, PrefixFinal + ".csv", PrefixFinal + ".json"} {
+		if err := os.Remove(j.path(f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return writeFileAtomic(j.path(FileMetricsCSV), func(w io.Writer) (int64, error) {
+		n, err := io.WriteString(w, metricCSVHeader)
+		return int64(n), err
+	})
+}
+
+// resume restores the run saved in path, after checking that it is a run
+// of the same config on the same data.
+func (j *trainJob) resume(path string) error {
+	ck, err := policy.Load(path)
+	if err != nil {
+		return fmt.Errorf("cannot resume: %w (use another output directory, or overwrite to start afresh)", err)
+	}
+	meta := ck.Meta
+	if meta[MetaRunConfig] == "" || meta[MetaCheckpointOf] != "last" {
+		return fmt.Errorf("cannot resume from %s: not a training checkpoint of minrl train (use another output directory, or overwrite to start afresh)", path)
+	}
+	if diff, err := configDiff(meta[MetaRunConfig], j.cfgJSON); err != nil {
+		return fmt.Errorf("%s: %s: %w", path, MetaRunConfig, err)
+	} else if len(diff) > 0 {
+		return fmt.Errorf("%w: %s was written with %s; use another output directory, or overwrite to start afresh",
+			ErrConfigMismatch, path, strings.Join(diff, "; "))
+	}
+	if meta[MetaDatasetSHA] != j.dsSHA {
+		return fmt.Errorf("%w: %s was trained on other data (dataset %s, SHA-256 %.12s…; now %s, %.12s…); use another output directory, or overwrite to start afresh",
+			ErrConfigMismatch, path, meta[MetaDataset], meta[MetaDatasetSHA], j.dsPath, j.dsSHA)
+	}
+	bad := func(key string, err error) error {
+		return fmt.Errorf("cannot resume from %s: metadata %s: %v", path, key, err)
+	}
+	step, err := strconv.Atoi(meta[MetaStep])
+	if err != nil || step < 0 || step > j.run.Train.Steps {
+		return bad(MetaStep, fmt.Errorf("%q is not a step in [0, %d]", meta[MetaStep], j.run.Train.Steps))
+	}
+	optStep, err := strconv.Atoi(meta[MetaOptimStep])
+	if err != nil {
+		return bad(MetaOptimStep, err)
+	}
+	samp, err := base64.StdEncoding.DecodeString(meta[MetaSampler])
+	if err != nil {
+		return bad(MetaSampler, err)
+	}
+	var prog progressState
+	if err := json.Unmarshal([]byte(meta[MetaProgress]), &prog); err != nil {
+		return bad(MetaProgress, err)
+	}
+	if s := meta[MetaBest]; s != "" {
+		var b EvalPoint
+		if err := json.Unmarshal([]byte(s), &b); err != nil {
+			return bad(MetaBest, err)
+		}
+		j.best = &b
+	}
+	// Weights into the model built from the seed (whose dropout seeds are
+	// the run's), the optimiser moments, the sampler's stream.
+	src := map[string]*nn.Tensor{}
+	for _, p := range ck.Model.Params() {
+		src[p.Name] = &p.Value
+	}
+	for _, p := range j.model.Params() {
+		t, ok := src[p.Name]
+		if !ok || !slices.Equal(t.Shape, p.Value.Shape) {
+			return fmt.Errorf("cannot resume from %s: its model does not match the config (parameter %s)", path, p.Name)
+		}
+		copy(p.Value.Data, t.Data)
+	}
+	var ost nn.AdamWState
+	ost.Step = optStep
+	for _, e := range ck.Extra {
+		if name, ok := strings.CutPrefix(e.Name, "optim."); ok {
+			ost.Tensors = append(ost.Tensors, nn.NamedTensor{Name: name, Tensor: e.Tensor})
+		}
+	}
+	if err := j.tr.Opt.LoadState(ost); err != nil {
+		return fmt.Errorf("cannot resume from %s: %w", path, err)
+	}
+	if err := j.sampler.SetState(samp); err != nil {
+		return fmt.Errorf("cannot resume from %s: %w", path, err)
+	}
+	j.tr.Resume(step)
+	j.resumedFrom = step
+	j.prevWall, j.trainSec = prog.WallSeconds, prog.TrainSeconds
+	j.sumLoss, j.sumNorm, j.nLog, j.lastEval = prog.SumLoss, prog.SumGradNorm, prog.NLog, prog.LastEval
+	// Logs written after the checkpoint (by a run that then crashed) are
+	// dropped: the resumed run writes them again.
+	if j.metrics, err = readJSONL[MetricRecord](j.path(FileMetrics), step); err != nil {
+		return err
+	}
+	if j.evals, err = readJSONL[EvalPoint](j.path(FileEvals), j.lastEval); err != nil {
+		return err
+	}
+	if err := rewriteJSONL(j.path(FileMetrics), j.metrics); err != nil {
+		return err
+	}
+	if err := rewriteJSONL(j.path(FileEvals), j.evals); err != nil {
+		return err
+	}
+	var csvBuf bytes.Buffer
+	csvBuf.WriteString(metricCSVHeader)
+	for _, r := range j.metrics {
+		csvBuf.WriteString(metricCSVRow(r))
+	}
+	if err := writeFileAtomic(j.path(FileMetricsCSV), func(w io.Writer) (int64, error) { return csvBuf.WriteTo(w) }); err != nil {
+		return err
+	}
+	j.emit(TrainEvent{Kind: "resume", Step: step, Path: path})
+	return nil
+}
+
+// ---- the end of a run ----
+
+func (j *trainJob) finish(ctx context.Context) (*TrainResult, error) {
+	steps := j.run.Train.Steps
+	if j.final == nil || j.lastEval != steps {
+		// A resumed, already finished run: its last evaluation again (the
+		// same numbers: evaluation is deterministic).
+		reps, err := evaluateModel(ctx, j.model, j.norm, j.bounds, j.run.Env, j.run.Eval.Targets, j.run.Eval.Episodes, j.run.Eval.Seed)
+		if err != nil {
+			return nil, err
+		}
+		j.final = reps
+	}
+	if err := WriteEvalFiles(j.run.Out, PrefixFinal, j.final); err != nil {
+		return nil, err
+	}
+	if err := j.plots(); err != nil {
+		return nil, err
+	}
+	res := &TrainResult{Name: j.run.Name, Dir: j.run.Out, Env: j.run.Env, Dataset: j.dsPath, Config: configTree(j.run),
+		Command: j.opts.Command, Steps: j.tr.Step, ResumedFrom: j.resumedFrom, BestRule: BestRule,
+		Last: evalPoint(steps, j.kind, j.run.Eval.Episodes, j.final), DatasetReturn: j.dataReturn, WallSeconds: j.wall(), TrainSeconds: j.trainSec,
+		Final: j.final, Files: map[string]string{}}
+	if j.best != nil {
+		res.Best = *j.best
+	}
+	res.DatasetScore, _ = j.spec.NormalizedScore(j.dataReturn)
+	if j.trainSec > 0 {
+		res.StepsPerSecond = float64(j.tr.Step) / j.trainSec
+	}
+	for role, f := range map[string]string{"last": FileLast, "best": FileBest, "metrics": FileMetrics,
+		"metrics_csv": FileMetricsCSV, "evals": FileEvals, "loss_plot": FileLossPlot, "eval_plot": FileEvalPlot,
+		"eval_final_csv": PrefixFinal + ".csv", "eval_final_json": PrefixFinal + ".json", "summary": FileSummary} {
+		res.Files[role] = j.path(f)
+	}
+	err := writeFileAtomic(j.path(FileSummary), func(w io.Writer) (int64, error) {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return 0, enc.Encode(res)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// ---- action bounds ----
+
+// ActionBounds are the bounds of an environment's Box action space. The
+// policies act in [−1, 1] (a tanh head, as the Decision Transformer's for
+// D4RL, whose actions lie in [−1, 1]); for an env with other bounds, such
+// as Pendulum's torque in [−2, 2], Train maps the dataset's actions into
+// [−1, 1] and the actor's actions back.
+type ActionBounds struct {
+	Low  []float64 `json:"low"`
+	High []float64 `json:"high"`
+}
+
+// actionBoundsOf returns the bounds of a bounded Box that is not [−1, 1]
+// in every dimension, else nil.
+func actionBoundsOf(s envs.Space) *ActionBounds {
+	b, ok := s.(envs.Box)
+	if !ok || !b.Bounded() {
+		return nil
+	}
+	unit := true
+	for i := range b.Low {
+		unit = unit && b.Low[i] == -1 && b.High[i] == 1
+	}
+	if unit {
+		return nil
+	}
+	return &ActionBounds{Low: slices.Clone(b.Low), High: slices.Clone(b.High)}
+}
+
+// check verifies the bounds against an action size.
+func (b *ActionBounds) check(actDim int) error {
+	if b == nil {
+		return nil
+	}
+	if len(b.Low) != actDim || len(b.High) != actDim {
+		return fmt.Errorf("action bounds for %d and %d dimensions, the policy acts in %d", len(b.Low), len(b.High), actDim)
+	}
+	for i := range b.Low {
+		if !(b.High[i] > b.Low[i]) || math.IsInf(b.Low[i], 0) || math.IsInf(b.High[i], 0) {
+			return fmt.Errorf("action bounds [%g, %g] in dimension %d", b.Low[i], b.High[i], i)
+		}
+	}
+	return nil
+}
+
+// toUnit maps rows of actions from the bounds into [−1, 1] in place:
+// u = 2(a − low)/(high − low) − 1, clipped.
+func (b *ActionBounds) toUnit(actions []float32) {
+	d := len(b.Low)
+	for i, a := range actions {
+		lo, hi := b.Low[i%d], b.High[i%d]
+		u := 2*(float64(a)-lo)/(hi-lo) - 1
+		actions[i] = float32(max(-1, min(1, u)))
+	}
+}
+
+// wrap returns p with its actions mapped from [−1, 1] to the bounds (p
+// itself for nil bounds).
+func (b *ActionBounds) wrap(p Policy) Policy {
+	if b == nil {
+		return p
+	}
+	return boundedPolicy{p, b}
+}
+
+type boundedPolicy struct {
+	Policy
+	b *ActionBounds
+}
+
+// Act maps the policy's actions u in [−1, 1] to low + (u+1)·(high−low)/2.
+func (p boundedPolicy) Act(obs, rewards, actions []float64) error {
+	if err := p.Policy.Act(obs, rewards, actions); err != nil {
+		return err
+	}
+	d := len(p.b.Low)
+	for i, u := range actions {
+		lo, hi := p.b.Low[i%d], p.b.High[i%d]
+		actions[i] = lo + (u+1)*(hi-lo)/2
+	}
+	return nil
+}
+
+// ---- JSON with NaN ----
+
+// jf is a float64 that JSON-encodes NaN and ±Inf as null and decodes null
+// as NaN.
+type jf float64
+
+func (f jf) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+func (f *jf) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = jf(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(f))
+}
+
+type targetScoreJSON struct {
+	Target         jf `json:"target"`
+	MeanReturn     jf `json:"mean_return"`
+	StdReturn      jf `json:"std_return"`
+	MeanNormalized jf `json:"mean_normalized"`
+	StdNormalized  jf `json:"std_normalized"`
+	MeanLength     jf `json:"mean_length"`
+}
+
+// MarshalJSON writes NaN scores (no reference returns) as null.
+func (t TargetScore) MarshalJSON() ([]byte, error) {
+	return json.Marshal(targetScoreJSON{jf(t.Target), jf(t.MeanReturn), jf(t.StdReturn), jf(t.MeanNormalized), jf(t.StdNormalized), jf(t.MeanLength)})
+}
+
+// UnmarshalJSON reads null scores as NaN.
+func (t *TargetScore) UnmarshalJSON(b []byte) error {
+	var v targetScoreJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*t = TargetScore{float64(v.Target), float64(v.MeanReturn), float64(v.StdReturn), float64(v.MeanNormalized), float64(v.StdNormalized), float64(v.MeanLength)}
+	return nil
+}
+
+// MarshalJSON writes NaN dataset scores (no reference returns) as null.
+func (r TrainResult) MarshalJSON() ([]byte, error) {
+	type plain TrainResult // without this method
+	return json.Marshal(struct {
+		plain
+		DatasetReturn jf `json:"dataset_return"`
+		DatasetScore  jf `json:"dataset_score"`
+	}{plain(r), jf(r.DatasetReturn), jf(r.DatasetScore)})
+}
+
+type evalPointJSON struct {
+	Step      int           `json:"step"`
+	Score     jf            `json:"score"`
+	ScoreKind string        `json:"score_kind"`
+	Episodes  int           `json:"episodes"`
+	Targets   []TargetScore `json:"targets"`
+}
+
+// MarshalJSON writes a NaN score as null.
+func (p EvalPoint) MarshalJSON() ([]byte, error) {
+	return json.Marshal(evalPointJSON{p.Step, jf(p.Score), p.ScoreKind, p.Episodes, p.Targets})
+}
+
+// UnmarshalJSON reads a null score as NaN.
+func (p *EvalPoint) UnmarshalJSON(b []byte) error {
+	var v evalPointJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*p = EvalPoint{v.Step, float64(v.Score), v.ScoreKind, v.Episodes, v.Targets}
+	return nil
+}
+
+// ---- files ----
+
+func appendFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func appendJSONL(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return appendFile(path, append(b, '\n'))
+}
+
+func rewriteJSONL[T any](path string, recs []T) error {
+	return writeFileAtomic(path, func(w io.Writer) (int64, error) {
+		for _, r := range recs {
+			b, err := json.Marshal(r)
+			if err != nil {
+				return 0, err
+			}
+			if _, err := w.Write(append(b, '\n')); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	})
+}
+
+// readJSONL reads the records of a JSON-lines log up to step maxStep; a
+// missing file is empty, and a torn last line (a crash mid-write) is
+// dropped.
+func readJSONL[T interface{ step() int }](path string, maxStep int) ([]T, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var out []T
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var r T
+		if json.Unmarshal(sc.Bytes(), &r) != nil {
+			break
+		}
+		if r.step() <= maxStep {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (r MetricRecord) step() int { return r.Step }
+func (p EvalPoint) step() int    { return p.Step }
+
+// ---- config and data identity ----
+
+// configTree is the run config as nested maps keyed like the YAML (nil
+// slices as empty ones, so that a config compares equal to itself however
+// it was built).
+func configTree(run configs.Run) map[string]any { return structTree(reflect.ValueOf(run)) }
+
+func structTree(v reflect.Value) map[string]any {
+	out := map[string]any{}
+	t := v.Type()
+	for i := range t.NumField() {
+		key, f := t.Field(i).Tag.Get("mapstructure"), v.Field(i)
+		switch {
+		case key == "" || !t.Field(i).IsExported():
+		case f.Kind() == reflect.Struct:
+			out[key] = structTree(f)
+		case f.Kind() == reflect.Slice && f.IsNil():
+			out[key] = reflect.MakeSlice(f.Type(), 0, 0).Interface()
+		default:
+			out[key] = f.Interface()
+		}
+	}
+	return out
+}
+
+// resumeIgnored are the config keys a resumed run may change.
+var resumeIgnored = []string{"out"}
+
+// flatConfig flattens a config JSON to dotted keys with each value's JSON.
+func flatConfig(s string) (map[string]string, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber() // seeds above 2^53 stay exact
+	var tree map[string]any
+	if err := dec.Decode(&tree); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				walk(prefix+k+".", sub)
+				continue
+			}
+			b, _ := json.Marshal(v)
+			out[prefix+k] = string(b)
+		}
+	}
+	walk("", tree)
+	for _, k := range resumeIgnored {
+		delete(out, k)
+	}
+	return out, nil
+}
+
+// configDiff lists the keys whose values differ, as "key: old there, new
+// here".
+func configDiff(saved, now string) ([]string, error) {
+	a, err := flatConfig(saved)
+	if err != nil {
+		return nil, err
+	}
+	b, err := flatConfig(now)
+	if err != nil {
+		return nil, err
+	}
+	var diff []string
+	for k, va := range a {
+		if vb, ok := b[k]; !ok {
+			diff = append(diff, fmt.Sprintf("%s %s (a key this build does not know)", k, va))
+		} else if va != vb {
+			diff = append(diff, fmt.Sprintf("%s %s (now %s)", k, va, vb))
+		}
+	}
+	for k, vb := range b {
+		if _, ok := a[k]; !ok {
+			diff = append(diff, fmt.Sprintf("%s missing (now %s)", k, vb))
+		}
+	}
+	slices.Sort(diff)
+	return diff, nil
+}
+
+func configSHA(cfgJSON string) string {
+	flat, err := flatConfig(cfgJSON)
+	if err != nil {
+		return ""
+	}
+	keys := make([]string, 0, len(flat))
+	for k := range flat {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\n", k, flat[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// datasetSHA hashes what training reads: sizes, observations, actions,
+// rewards and the episode flags.
+func datasetSHA(d *dataset.Dataset) string {
+	h := sha256.New()
+	var buf [8]byte
+	for _, n := range []int{d.N, d.ObsDim, d.ActDim} {
+		binary.LittleEndian.PutUint64(buf[:], uint64(n))
+		h.Write(buf[:])
+	}
+	chunk := make([]byte, 0, 1<<16)
+	for _, arr := range [][]float32{d.Observations, d.Actions, d.Rewards} {
+		for _, v := range arr {
+			chunk = binary.LittleEndian.AppendUint32(chunk, math.Float32bits(v))
+			if len(chunk) == cap(chunk) {
+				h.Write(chunk)
+				chunk = chunk[:0]
+			}
+		}
+	}
+	for i := range d.N {
+		var f byte
+		if d.Terminals[i] {
+			f |= 1
+		}
+		if d.Timeouts[i] {
+			f |= 2
+		}
+		chunk = append(chunk, f)
+		if len(chunk) == cap(chunk) {
+			h.Write(chunk)
+			chunk = chunk[:0]
+		}
+	}
+	h.Write(chunk)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ---- learning curves ----
+
+// plots draws the learning curves so far (during the run, at each
+// evaluation, so that a long run can be watched).
+func (j *trainJob) plots() error {
+	if j.opts.SkipPlots {
+		return nil
+	}
+	if len(j.metrics) > 0 {
+		if err := PlotTrainLoss(j.metrics, j.name(), j.path(FileLossPlot)); err != nil {
+			return err
+		}
+	}
+	if len(j.evals) > 0 {
+		ref := j.dataReturn
+		if j.kind == ScoreNormalized {
+			ref, _ = j.spec.NormalizedScore(j.dataReturn)
+		}
+		return PlotEvalCurve(j.evals, ref, j.name(), j.path(FileEvalPlot))
+	}
+	return nil
+}
+
+// PlotTrainLoss draws the training loss (masked action MSE) against the
+// step as a PNG, on a log scale when the losses span more than a decade.
+func PlotTrainLoss(recs []MetricRecord, title, path string) error {
+	p := plot.New()
+	p.Title.Text = strings.TrimSpace(title + " training loss")
+	p.X.Label.Text = "gradient step"
+	p.Y.Label.Text = "action MSE (mean over the log interval)"
+	pts := make(plotter.XYs, 0, len(recs))
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, r := range recs {
+		pts = append(pts, plotter.XY{X: float64(r.Step), Y: r.Loss})
+		lo, hi = min(lo, r.Loss), max(hi, r.Loss)
+	}
+	if lo > 0 && hi > 10*lo {
+		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	}
+	line, err := plotter.NewLine(pts)
+	if err != nil {
+		return fmt.Errorf("loss plot: %w", err)
+	}
+	line.Color = modelColors["mingru"]
+	p.Add(line)
+	return savePlot(p, path)
+}
+
+// PlotEvalCurve draws each target's evaluation score (normalised score,
+// or mean return without reference returns) against the step as a PNG,
+// with a dashed line at ref, the dataset's own score (NaN: none).
+func PlotEvalCurve(pts []EvalPoint, ref float64, title, path string) error {
+	p := plot.New()
+	p.Title.Text = strings.TrimSpace(title + " evaluation")
+	p.X.Label.Text = "gradient step"
+	normalized := pts[0].ScoreKind == ScoreNormalized
+	if normalized {
+		p.Y.Label.Text = "mean normalised score (0 random, 100 expert)"
+	} else {
+		p.Y.Label.Text = "mean return"
+	}
+	p.Legend.Top, p.Legend.Left = false, false
+	colors := []color.Color{modelColors["mingru"], modelColors["gru"], modelColors["minlstm"], modelColors["lstm"], modelColors["mingru-log"]}
+	for i := range pts[0].Targets {
+		var xy plotter.XYs
+		for _, pt := range pts {
+			if i >= len(pt.Targets) {
+				continue
+			}
+			y := pt.Targets[i].MeanReturn
+			if normalized {
+				y = pt.Targets[i].MeanNormalized
+			}
+			if !math.IsNaN(y) && !math.IsInf(y, 0) {
+				xy = append(xy, plotter.XY{X: float64(pt.Step), Y: y})
+			}
+		}
+		if len(xy) == 0 {
+			continue
+		}
+		line, points, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return fmt.Errorf("evaluation plot: %w", err)
+		}
+		c := colors[i%len(colors)]
+		line.Color, points.Color = c, c
+		points.Shape = draw.CircleGlyph{}
+		p.Add(line, points)
+		label := fmt.Sprintf("target %g", pts[0].Targets[i].Target)
+		if len(pts[0].Targets) == 1 && pts[0].Targets[0].Target == 0 {
+			label = "policy"
+		}
+		p.Legend.Add(label, line, points)
+	}
+	if !math.IsNaN(ref) && !math.IsInf(ref, 0) {
+		lo, hi := float64(pts[0].Step), float64(pts[len(pts)-1].Step)
+		if lo == hi {
+			lo, hi = 0, max(hi, 1)
+		}
+		line, err := plotter.NewLine(plotter.XYs{{X: lo, Y: ref}, {X: hi, Y: ref}})
+		if err != nil {
+			return fmt.Errorf("evaluation plot: %w", err)
+		}
+		line.Color, line.Dashes = color.Gray{Y: 110}, []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(line)
+		p.Legend.Add("dataset episodes (mean)", line)
+	}
+	return savePlot(p, path)
+}

@@ -1,0 +1,533 @@
+package runners
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/minrl/minrl/agents/decision"
+	"github.com/minrl/minrl/configs"
+	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/envs"
+	_ "github.com/minrl/minrl/envs/classic" // Pendulum-v1
+	"github.com/minrl/minrl/policy"
+)
+
+// tinyRun is a preset shrunk to run in a fraction of a second on the
+// shipped Pendulum data: 12 steps, evaluations at 6 and 12, checkpoints at
+// 5 and 10, metrics every 4 steps.
+func tinyRun(t *testing.T, preset string) configs.Run {
+	t.Helper()
+	run, err := configs.Load(configs.Source{Preset: preset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Model.Embed, run.Model.Layers, run.Model.K, run.Model.Hidden = 8, 1, 4, []int{16}
+	run.Model.Dropout = 0.1 // dropout masks must resume too
+	run.Train.Steps, run.Train.Batch, run.Train.Warmup = 12, 4, 3
+	run.Train.EvalEvery, run.Train.CheckpointEvery, run.Train.LogEvery = 6, 5, 4
+	run.Eval.Episodes, run.Eval.Targets = 2, []float64{-150, -600}
+	run.Out = t.TempDir()
+	return run
+}
+
+// lineRun is tinyRun on test/Line-v0 (episodes of 3 to 5 steps, actions in
+// [−5, 5]) with a synthetic dataset of 60 episodes: a run takes a few
+// milliseconds, evaluations included, even under the race detector.
+func lineRun(t *testing.T, preset string) configs.Run {
+	t.Helper()
+	run := tinyRun(t, preset)
+	d := dataset.New(0, 2, 1)
+	for s := range 60 {
+		a := float32(s%9)/2 - 2 // the episode's constant action, in [−2, 2]
+		for k := range 3 + s%3 {
+			d.Observations = append(d.Observations, float32(s), float32(k))
+			d.Actions = append(d.Actions, a)
+			d.Rewards = append(d.Rewards, a)
+			d.Terminals = append(d.Terminals, k == 2+s%3)
+			d.Timeouts = append(d.Timeouts, false)
+			d.N++
+		}
+	}
+	d.NextObservations = nil
+	run.Dataset = filepath.Join(t.TempDir(), "line.hdf5")
+	if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	run.Env, run.Model.MaxEpLen, run.Eval.RTGScale, run.Eval.Targets = "test/Line-v0", 8, 10, []float64{10, 4}
+	return run
+}
+
+// noPlots skips the PNGs, which take most of a tiny run's time (and
+// seconds under the race detector); TestTrainWritesEverything draws them.
+var noPlots = TrainOptions{SkipPlots: true}
+
+func readCheckpoint(t *testing.T, path string) *policy.Checkpoint {
+	t.Helper()
+	ck, err := policy.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ck
+}
+
+func TestTrainWritesEverything(t *testing.T) {
+	run := tinyRun(t, "pendulum-medium-mingru")
+	var events []TrainEvent
+	res, err := Train(context.Background(), run, TrainOptions{Command: "test", Progress: func(ev TrainEvent) { events = append(events, ev) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps, evals, cks []int
+	for _, ev := range events {
+		switch ev.Kind {
+		case "step":
+			steps = append(steps, ev.Step)
+		case "eval":
+			evals = append(evals, ev.Step)
+		case "checkpoint":
+			cks = append(cks, ev.Step)
+		}
+		if ev.Steps != 12 {
+			t.Fatalf("event %+v: Steps %d", ev, ev.Steps)
+		}
+	}
+	if len(steps) != 12 || steps[11] != 12 || !slices.Equal(evals, []int{6, 12}) || !slices.Equal(cks, []int{5, 10, 12}) {
+		t.Errorf("steps %v, evaluations %v, checkpoints %v", steps, evals, cks)
+	}
+	for _, f := range []string{FileLast, FileBest, FileMetrics, FileMetricsCSV, FileEvals, FileLossPlot, FileEvalPlot,
+		FileSummary, PrefixFinal + ".csv", PrefixFinal + ".json"} {
+		b, err := os.ReadFile(filepath.Join(run.Out, f))
+		if err != nil || len(b) == 0 {
+			t.Errorf("%s: %v, %d bytes", f, err, len(b))
+		}
+		if strings.HasSuffix(f, ".png") && !bytes.HasPrefix(b, []byte("\x89PNG")) {
+			t.Errorf("%s is not a PNG", f)
+		}
+	}
+	metrics, _ := readJSONL[MetricRecord](filepath.Join(run.Out, FileMetrics), math.MaxInt)
+	var mSteps []int
+	for _, m := range metrics {
+		mSteps = append(mSteps, m.Step)
+		if !(m.Loss > 0) || !(m.GradNorm > 0) || !(m.LR > 0) || !(m.Elapsed > 0) {
+			t.Errorf("metric record %+v", m)
+		}
+	}
+	csv, _ := os.ReadFile(filepath.Join(run.Out, FileMetricsCSV))
+	if !slices.Equal(mSteps, []int{4, 8, 12}) || strings.Count(string(csv), "\n") != 4 || !strings.HasPrefix(string(csv), "step,loss,") {
+		t.Errorf("metrics at steps %v; csv:\n%s", mSteps, csv)
+	}
+	var sum TrainResult
+	b, _ := os.ReadFile(filepath.Join(run.Out, FileSummary))
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Last.Step != 12 || sum.Steps != 12 || len(sum.Last.Targets) != 2 || sum.Last.ScoreKind != ScoreNormalized ||
+		sum.Config["train"].(map[string]any)["steps"] != 12.0 || sum.StepsPerSecond <= 0 || sum.Command != "test" {
+		t.Errorf("summary %s", b)
+	}
+	if !reflect.DeepEqual(sum.Last, res.Last) || !reflect.DeepEqual(sum.Best, res.Best) {
+		t.Errorf("summary last/best %+v %+v, result %+v %+v", sum.Last, sum.Best, res.Last, res.Best)
+	}
+	// Best is the evaluation with the highest mean normalised score.
+	evalPts, _ := readJSONL[EvalPoint](filepath.Join(run.Out, FileEvals), math.MaxInt)
+	if len(evalPts) != 2 {
+		t.Fatalf("%d evaluations logged", len(evalPts))
+	}
+	want := evalPts[0]
+	if evalPts[1].Score > want.Score {
+		want = evalPts[1]
+	}
+	if !reflect.DeepEqual(res.Best, want) || !reflect.DeepEqual(res.Last, evalPts[1]) {
+		t.Errorf("best %+v, want %+v", res.Best, want)
+	}
+	if s := (res.Last.Targets[0].MeanNormalized + res.Last.Targets[1].MeanNormalized) / 2; s != res.Last.Score {
+		t.Errorf("score %v, mean of targets %v", res.Last.Score, s)
+	}
+
+	// The checkpoints re-evaluate to the run's numbers.
+	reps, err := EvaluateCheckpoint(context.Background(), res.Files["last"], CheckpointEvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(reps, res.Final) {
+		t.Errorf("EvaluateCheckpoint(last) differs from the run's final evaluation:\n%+v\n%+v", reps, res.Final)
+	}
+	reps, err = EvaluateCheckpoint(context.Background(), res.Files["best"], CheckpointEvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := evalPoint(res.Best.Step, ScoreNormalized, 2, reps); !reflect.DeepEqual(got, res.Best) {
+		t.Errorf("best checkpoint evaluates to %+v, run said %+v", got, res.Best)
+	}
+	ck := readCheckpoint(t, res.Files["best"])
+	if ck.Meta[MetaStep] != "6" && ck.Meta[MetaStep] != "12" || ck.Meta[MetaCheckpointOf] != "best" || len(ck.Extra) != 0 {
+		t.Errorf("best checkpoint meta %v, %d extra tensors", ck.Meta, len(ck.Extra))
+	}
+	ck = readCheckpoint(t, res.Files["last"])
+	if ck.EnvID != "Pendulum-v1" || !slices.Equal(ck.Targets, []float64{-150, -600}) || len(ck.Norm.Mean) != 3 ||
+		len(ck.Extra) != 2*len(ck.Model.Params()) || !strings.HasPrefix(ck.Extra[0].Name, "optim.") {
+		t.Errorf("last checkpoint: env %q targets %v norm %v, %d extra tensors", ck.EnvID, ck.Targets, ck.Norm, len(ck.Extra))
+	}
+	if got := ck.Meta[MetaActionBounds]; got != `{"low":[-2],"high":[2]}` {
+		t.Errorf("Pendulum's action bounds recorded as %q", got)
+	}
+	reps, err = EvaluateCheckpoint(context.Background(), res.Files["last"], CheckpointEvalOptions{Targets: []float64{-300}, Episodes: 1, Seed: 5, HasSeed: true})
+	if err != nil || len(reps) != 1 || reps[0].Target != -300 || reps[0].Episodes != 1 || reps[0].Results[0].Seed != 5 {
+		t.Errorf("EvaluateCheckpoint with options: %v %+v", err, reps)
+	}
+	if _, err := EvaluateCheckpoint(context.Background(), filepath.Join(run.Out, "nope.safetensors"), CheckpointEvalOptions{}); err == nil {
+		t.Error("missing checkpoint evaluated")
+	}
+	if _, err := EvaluateCheckpoint(context.Background(), res.Files["last"], CheckpointEvalOptions{Targets: []float64{}}); err == nil {
+		t.Error("decision checkpoint evaluated without targets")
+	}
+
+	// Running a finished run again resumes at its end and reports the same.
+	again, err := Train(context.Background(), run, noPlots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ResumedFrom != 12 || !reflect.DeepEqual(again.Last, res.Last) || !reflect.DeepEqual(again.Best, res.Best) {
+		t.Errorf("rerun: resumed from %d, last %+v best %+v", again.ResumedFrom, again.Last, again.Best)
+	}
+	if pts, _ := readJSONL[EvalPoint](filepath.Join(run.Out, FileEvals), math.MaxInt); len(pts) != 2 {
+		t.Errorf("rerun logged %d evaluations, want the 2 of the run", len(pts))
+	}
+}
+
+// runArtifacts are the parts of a run that must not depend on
+// interruptions: every tensor of the last and best checkpoints (weights and
+// optimiser moments), their step, sampler and best metadata, the logged
+// metrics without their clock, and the evaluations.
+func runArtifacts(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for _, f := range []string{FileLast, FileBest} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors, meta, err := policy.ReadSafetensors(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, nt := range tensors {
+			bits := make([]uint32, len(nt.Tensor.Data))
+			for i, v := range nt.Tensor.Data {
+				bits[i] = math.Float32bits(v)
+			}
+			out[f+"/"+nt.Name] = bits
+		}
+		for _, k := range []string{MetaStep, MetaOptimStep, MetaSampler, MetaBest, MetaConfigSHA} {
+			out[f+"/"+k] = meta[k]
+		}
+	}
+	metrics, err := readJSONL[MetricRecord](filepath.Join(dir, FileMetrics), math.MaxInt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range metrics {
+		metrics[i].Elapsed = 0
+	}
+	out["metrics"] = metrics
+	out["evals"], _ = readJSONL[EvalPoint](filepath.Join(dir, FileEvals), math.MaxInt)
+	out["final"], _ = os.ReadFile(filepath.Join(dir, PrefixFinal+".json"))
+	return out
+}
+
+func TestTrainResumesBitForBit(t *testing.T) {
+	for _, preset := range []string{"pendulum-medium-mingru", "pendulum-medium-minlstm-episode", "pendulum-medium-dt", "pendulum-medium-bc"} {
+		t.Run(preset, func(t *testing.T) {
+			run := lineRun(t, preset)
+			if _, err := Train(context.Background(), run, noPlots); err != nil {
+				t.Fatal(err)
+			}
+			want := runArtifacts(t, run.Out)
+
+			// Ctrl-C at step 7: a checkpoint at step 7, then a resumed run.
+			b := run
+			b.Out = t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			_, err := Train(ctx, b, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+				if ev.Kind == "step" && ev.Step == 7 {
+					cancel()
+				}
+			}})
+			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "step 7") {
+				t.Fatalf("cancelled run: %v", err)
+			}
+			if s := readCheckpoint(t, filepath.Join(b.Out, FileLast)).Meta[MetaStep]; s != "7" {
+				t.Fatalf("cancelled at step 7, checkpoint at step %s", s)
+			}
+			res, err := Train(context.Background(), b, noPlots)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ResumedFrom != 7 {
+				t.Errorf("resumed from %d, want 7", res.ResumedFrom)
+			}
+			if got := runArtifacts(t, b.Out); !reflect.DeepEqual(got, want) {
+				t.Errorf("cancelled and resumed run differs from an uninterrupted one")
+				for k := range want {
+					if !reflect.DeepEqual(got[k], want[k]) {
+						t.Errorf("  %s differs", k)
+					}
+				}
+			}
+
+			// A crash at step 8: the periodic checkpoint of step 5 is all
+			// that is left, with logs and a best checkpoint from later.
+			c := run
+			c.Out = t.TempDir()
+			var at5 []byte
+			ctx, cancel = context.WithCancel(context.Background())
+			_, err = Train(ctx, c, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+				if ev.Kind == "checkpoint" && ev.Step == 5 {
+					at5, _ = os.ReadFile(filepath.Join(c.Out, FileLast))
+				}
+				if ev.Kind == "step" && ev.Step == 8 {
+					cancel()
+				}
+			}})
+			if !errors.Is(err, context.Canceled) || at5 == nil {
+				t.Fatalf("crashed run: %v, checkpoint at 5: %d bytes", err, len(at5))
+			}
+			if err := os.WriteFile(filepath.Join(c.Out, FileLast), at5, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if res, err = Train(context.Background(), c, noPlots); err != nil {
+				t.Fatal(err)
+			}
+			if res.ResumedFrom != 5 {
+				t.Errorf("resumed from %d, want 5", res.ResumedFrom)
+			}
+			if got := runArtifacts(t, c.Out); !reflect.DeepEqual(got, want) {
+				t.Errorf("crashed and resumed run differs from an uninterrupted one")
+				for k := range want {
+					if !reflect.DeepEqual(got[k], want[k]) {
+						t.Errorf("  %s differs", k)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestTrainCancelledDuringEvaluationEvaluatesOnResume(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	if _, err := Train(context.Background(), run, noPlots); err != nil {
+		t.Fatal(err)
+	}
+	want := runArtifacts(t, run.Out)
+	b := run
+	b.Out = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Train(ctx, b, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+		if ev.Kind == "step" && ev.Step == 6 {
+			cancel() // the evaluation of step 6 is next, and stops at once
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(b.Out, FileBest)); err == nil {
+		t.Error("best checkpoint written by an interrupted evaluation")
+	}
+	if _, err := Train(context.Background(), b, noPlots); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(runArtifacts(t, b.Out), want) {
+		t.Error("run cancelled during an evaluation differs from an uninterrupted one")
+	}
+}
+
+func TestTrainRefusesAnotherConfig(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	if _, err := Train(context.Background(), run, noPlots); err != nil {
+		t.Fatal(err)
+	}
+	other := run
+	other.Train.LR = 0.5
+	_, err := Train(context.Background(), other, noPlots)
+	if !errors.Is(err, ErrConfigMismatch) || !strings.Contains(err.Error(), "train.lr 0.001 (now 0.5)") {
+		t.Fatalf("another lr: %v", err)
+	}
+	other.Model.Embed = 16
+	if _, err := Train(context.Background(), other, noPlots); err == nil || !strings.Contains(err.Error(), "model.embed 8 (now 16)") {
+		t.Fatalf("another embed: %v", err)
+	}
+	res, err := Train(context.Background(), other, TrainOptions{Overwrite: true, SkipPlots: true})
+	if err != nil || res.ResumedFrom != 0 {
+		t.Fatalf("overwrite: %v, resumed from %+v", err, res)
+	}
+	if ck := readCheckpoint(t, filepath.Join(run.Out, FileLast)); !strings.Contains(ck.Meta[MetaRunConfig], `"lr":0.5`) {
+		t.Errorf("overwritten run's config: %s", ck.Meta[MetaRunConfig])
+	}
+	// A run moved to another directory still resumes.
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(run.Out, moved); err != nil {
+		t.Fatal(err)
+	}
+	other.Out = moved
+	if res, err := Train(context.Background(), other, noPlots); err != nil || res.ResumedFrom != 2 {
+		t.Errorf("moved run: %v", err)
+	}
+}
+
+// writeDataset saves a synthetic dataset of n steps (episodes of 10) with
+// the given sizes and actions.
+func writeDataset(t *testing.T, n, obsDim, actDim int, action float32) string {
+	t.Helper()
+	d := dataset.New(n, obsDim, actDim)
+	for i := range d.Observations {
+		d.Observations[i] = float32(i%7) - 3
+	}
+	for i := range d.Actions {
+		d.Actions[i] = action
+	}
+	for i := range d.N {
+		d.Rewards[i] = -1
+		d.Timeouts[i] = i%10 == 9
+	}
+	path := filepath.Join(t.TempDir(), "synthetic.hdf5")
+	if err := dataset.Save(path, d, dataset.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestTrainRejectsDataOfAnotherEnv(t *testing.T) {
+	run := tinyRun(t, "pendulum-medium-mingru")
+	run.Dataset = writeDataset(t, 40, 2, 1, 0.5)
+	_, err := Train(context.Background(), run, noPlots)
+	if err == nil || !strings.Contains(err.Error(), "observations") || !errors.Is(err, dataset.ErrShape) {
+		t.Errorf("2-d observations for Pendulum: %v", err)
+	}
+	run.Dataset = "no-such-dataset"
+	if _, err := Train(context.Background(), run, noPlots); err == nil {
+		t.Error("unknown dataset accepted")
+	}
+	run.Dataset, run.Env = "pendulum-medium", "Nope-v0"
+	if _, err := Train(context.Background(), run, noPlots); err == nil {
+		t.Error("unknown env accepted")
+	}
+}
+
+func TestTrainDivergenceSavesNothing(t *testing.T) {
+	run := tinyRun(t, "pendulum-medium-mingru")
+	run.Dataset = writeDataset(t, 40, 3, 1, 0.5)
+	run.Train.LR, run.Train.Warmup, run.Train.CheckpointEvery, run.Train.EvalEvery = 1e38, 0, 0, 0
+	_, err := Train(context.Background(), run, noPlots)
+	if !errors.Is(err, decision.ErrDiverged) {
+		t.Fatalf("lr 1e38: %v", err)
+	}
+	for _, f := range []string{FileLast, FileBest, FileSummary} {
+		if _, err := os.Stat(filepath.Join(run.Out, f)); err == nil {
+			t.Errorf("%s written by a diverged run", f)
+		}
+	}
+}
+
+func TestActionBoundsMapBothWays(t *testing.T) {
+	if b := actionBoundsOf(envs.NewBox(2, -1, 1)); b != nil {
+		t.Errorf("[-1, 1] actions mapped: %+v", b)
+	}
+	if b := actionBoundsOf(envs.Box{Low: []float64{0}, High: []float64{math.Inf(1)}}); b != nil {
+		t.Errorf("unbounded actions mapped: %+v", b)
+	}
+	b := actionBoundsOf(envs.Box{Low: []float64{-2, 0}, High: []float64{2, 10}})
+	if b == nil {
+		t.Fatal("no bounds for [-2, 2] × [0, 10]")
+	}
+	acts := []float32{-2, 0, 0, 5, 2, 10, 3, -1}
+	b.toUnit(acts)
+	if want := []float32{-1, -1, 0, 0, 1, 1, 1, -1}; !slices.Equal(acts, want) {
+		t.Errorf("toUnit: %v, want %v", acts, want)
+	}
+	p := b.wrap(&fixedPolicy{out: []float64{-1, 0, 0.5, 1}})
+	p.Reset(2)
+	out := make([]float64, 4)
+	if err := p.Act(make([]float64, 2), make([]float64, 2), out); err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{-2, 5, 1, 10}; !slices.Equal(out, want) {
+		t.Errorf("wrapped actions %v, want %v", out, want)
+	}
+	if (*ActionBounds)(nil).wrap(p) != p {
+		t.Error("nil bounds wrap")
+	}
+	if err := b.check(3); err == nil {
+		t.Error("bounds of 2 dimensions accepted for 3")
+	}
+
+	// Train maps the data: Line's actions in [−2, 2] of [−5, 5] are
+	// trained on as [−0.4, 0.4].
+	j, err := newTrainJob(lineRun(t, "pendulum-medium-mingru"), noPlots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch dataset.Batch
+	j.sampler.Sample(&batch, 64)
+	hi := 0.0
+	for i, m := range batch.Mask {
+		if m != 0 {
+			hi = max(hi, math.Abs(float64(batch.Actions[i])))
+		}
+	}
+	if hi > 0.4+1e-6 || hi < 0.3 {
+		t.Errorf("largest |action| in a batch %g, want 0.4 (2 of 5 mapped to [-1, 1])", hi)
+	}
+}
+
+type fixedPolicy struct{ out []float64 }
+
+func (f *fixedPolicy) ObsDim() int { return 1 }
+func (f *fixedPolicy) ActDim() int { return 2 }
+func (f *fixedPolicy) Reset(int)   {}
+func (f *fixedPolicy) Act(obs, rewards, actions []float64) error {
+	copy(actions, f.out)
+	return nil
+}
+
+func init() {
+	envs.Register(envs.Spec{ID: "test/LineNoRef-v0", MaxEpisodeSteps: 100, RandomReturn: math.NaN(), ExpertReturn: math.NaN(),
+		New: func(*envs.Params) (envs.Env, error) {
+			return &line{obs: make([]float64, 2), space: envs.NewBox(1, -5, 5)}, nil
+		}})
+}
+
+// Without reference returns the score is the mean return, and the NaN
+// normalised scores are nulls in every JSON file.
+func TestTrainWithoutReferenceReturnsScoresReturns(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Env, run.Train.Steps = "test/LineNoRef-v0", 6
+	res, err := Train(context.Background(), run, TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Last.ScoreKind != ScoreReturn || res.Last.Score != (res.Last.Targets[0].MeanReturn+res.Last.Targets[1].MeanReturn)/2 ||
+		!math.IsNaN(res.Last.Targets[0].MeanNormalized) || !math.IsNaN(res.DatasetScore) {
+		t.Errorf("last %+v, dataset score %v", res.Last, res.DatasetScore)
+	}
+	b, _ := os.ReadFile(filepath.Join(run.Out, FileSummary))
+	if !strings.Contains(string(b), `"mean_normalized": null`) || !strings.Contains(string(b), `"dataset_score": null`) {
+		t.Errorf("summary:\n%s", b)
+	}
+	pts, err := readJSONL[EvalPoint](filepath.Join(run.Out, FileEvals), math.MaxInt)
+	if err != nil || len(pts) != 1 || !math.IsNaN(pts[0].Targets[0].MeanNormalized) || pts[0].Score != res.Last.Score {
+		t.Errorf("evals.jsonl: %v %+v", err, pts)
+	}
+	if _, err := os.Stat(filepath.Join(run.Out, FileEvalPlot)); err != nil {
+		t.Error(err)
+	}
+}
