@@ -274,7 +274,8 @@ const (
 	MetaConfig  = "minrl.config" // the model's Config or MLPConfig as JSON
 	MetaNorm    = "minrl.norm"   // Normalizer as JSON
 	MetaEnvID   = "minrl.env_id"
-	MetaTargets = "minrl.targets" // target returns as a JSON array
+	MetaTargets = "minrl.targets"       // target returns as a JSON array
+	MetaBounds  = "minrl.action_bounds" // ActionBounds as JSON, when not [−1, 1]
 
 	metaPrefix    = "minrl."
 	formatVersion = "1"
@@ -304,6 +305,9 @@ type Info struct {
 	EnvID string
 	// Targets are the raw target returns to evaluate with.
 	Targets []float64
+	// Bounds are the env's action bounds when they are not [−1, 1] (nil:
+	// the policy's actions are the env's).
+	Bounds *ActionBounds
 	// Meta holds free-form strings (run id, dataset, seed, code version);
 	// keys must not start with "minrl.".
 	Meta map[string]string
@@ -346,7 +350,14 @@ func Encode(w io.Writer, m Model, info Info, extra []nn.NamedTensor) error {
 		}
 		meta[k] = v
 	}
-	for key, v := range map[string]any{MetaConfig: cfg, MetaNorm: info.Norm, MetaTargets: info.Targets} {
+	if err := info.Bounds.Check(m.ActDim()); err != nil {
+		return fmt.Errorf("policy: checkpoint: %w", err)
+	}
+	fields := map[string]any{MetaConfig: cfg, MetaNorm: info.Norm, MetaTargets: info.Targets}
+	if info.Bounds != nil {
+		fields[MetaBounds] = info.Bounds
+	}
+	for key, v := range fields {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return fmt.Errorf("policy: checkpoint: %s: %w", key, err)
@@ -387,6 +398,9 @@ func Save(path string, m Model, info Info, extra []nn.NamedTensor) (err error) {
 	}
 	if err = bw.Flush(); err != nil {
 		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
+	}
+	if err = f.Chmod(0o644); err != nil { // CreateTemp makes files 0600
+		return err
 	}
 	if err = f.Sync(); err != nil {
 		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
@@ -519,6 +533,15 @@ func Decode(data []byte) (*Checkpoint, error) {
 	if s, ok := meta[MetaTargets]; ok {
 		if err := strictJSON(s, &c.Targets); err != nil {
 			return fail("%s: %v", MetaTargets, err)
+		}
+	}
+	if s, ok := meta[MetaBounds]; ok {
+		c.Bounds = new(ActionBounds)
+		if err := strictJSON(s, c.Bounds); err != nil {
+			return fail("%s: %v", MetaBounds, err)
+		}
+		if err := c.Bounds.Check(m.ActDim()); err != nil {
+			return fail("%s: %v", MetaBounds, err)
 		}
 	}
 	for k, v := range meta {

@@ -440,3 +440,43 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Action bounds travel with a checkpoint, and its actor acts in the env's
+// units.
+func TestCheckpointActionBounds(t *testing.T) {
+	m, err := NewMLP(MLPConfig{ObsDim: 3, ActDim: 2, Hidden: []int{4}, Act: "relu"}, nn.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &ActionBounds{Low: []float64{-2, 0}, High: []float64{2, 10}}
+	var buf bytes.Buffer
+	if err := Encode(&buf, m, Info{Bounds: b}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := Decode(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.Bounds == nil || !slices.Equal(ck.Bounds.High, b.High) {
+		t.Fatalf("bounds %+v", ck.Bounds)
+	}
+	unit, _ := NewMLPActor(m, Normalizer{})
+	scaled, err := NewActor(ck, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := []float64{0.1, -0.2, 0.3}
+	u, a := make([]float64, 2), make([]float64, 2)
+	unit.Reset(1)
+	scaled.Reset(1)
+	unit.Act(obs, []float64{0}, u)
+	scaled.Act(obs, []float64{0}, a)
+	for i := range u {
+		if want := b.Low[i] + (u[i]+1)*(b.High[i]-b.Low[i])/2; math.Abs(a[i]-want) > 1e-12 {
+			t.Errorf("action %d: %g, want %g", i, a[i], want)
+		}
+	}
+	if err := Encode(&buf, m, Info{Bounds: &ActionBounds{Low: []float64{1}, High: []float64{0}}}, nil); err == nil {
+		t.Error("bad bounds encoded")
+	}
+}

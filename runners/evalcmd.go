@@ -37,7 +37,7 @@ type CheckpointEvalOptions struct {
 
 // EvaluateCheckpoint loads a checkpoint (policy.Load), builds its actor
 // for every target, and plays the episodes with Evaluate, exactly as Train
-// evaluates: the same actors, action mapping (MetaActionBounds), episode
+// evaluates: the same actors, action mapping (the checkpoint's Bounds), episode
 // seeds and summaries, so a checkpoint of a run re-evaluates to the
 // numbers the run reported.
 func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOptions) ([]EvalReport, error) {
@@ -93,15 +93,5 @@ func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOpt
 	if _, ok := ck.Model.(*policy.Decision); ok && len(targets) == 0 {
 		return nil, fmt.Errorf("%s records no target returns: give at least one", path)
 	}
-	var bounds *ActionBounds
-	if s := ck.Meta[MetaActionBounds]; s != "" {
-		bounds = new(ActionBounds)
-		if err := json.Unmarshal([]byte(s), bounds); err != nil {
-			return nil, fmt.Errorf("%s: metadata %s: %w", path, MetaActionBounds, err)
-		}
-		if err := bounds.check(ck.Model.ActDim()); err != nil {
-			return nil, fmt.Errorf("%s: metadata %s: %w", path, MetaActionBounds, err)
-		}
-	}
-	return evaluateModel(ctx, ck.Model, ck.Norm, bounds, env, targets, episodes, seed)
+	return evaluateModel(ctx, ck.Model, ck.Norm, ck.Bounds, env, targets, episodes, seed)
 }

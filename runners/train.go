@@ -65,11 +65,6 @@ const (
 	MetaProgress     = "train.progress"       // JSON: clocks, log accumulators, last evaluated step
 	MetaCommand      = "train.command"        // the command line, when given
 	MetaCheckpointOf = "train.checkpoint"     // "last" or "best"
-	// MetaActionBounds, when present, holds the env's action bounds as
-	// JSON {"low": [...], "high": [...]}: the policy acts in [−1, 1] (its
-	// tanh head) and the runner maps u to low + (u+1)·(high−low)/2; the
-	// dataset's actions were mapped the other way for training.
-	MetaActionBounds = "train.action_bounds"
 )
 
 // Score kinds: what EvalPoint.Score measures.
@@ -218,7 +213,7 @@ type trainJob struct {
 	norm    policy.Normalizer
 	// dataReturn is the mean return of the dataset's finished episodes.
 	dataReturn float64
-	bounds     *ActionBounds // nil: the env acts in [−1, 1] already, or is not a bounded Box
+	bounds     *policy.ActionBounds // nil: the env acts in [−1, 1] already, or is not a bounded Box
 	model      policy.Model
 	sampler    stateSampler
 	tr         *decision.Trainer
@@ -289,7 +284,7 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	dsSHA := datasetSHA(d)
 	dataReturn := d.Summarize().Returns.Mean
 	if bounds != nil {
-		bounds.toUnit(d.Actions)
+		bounds.ToUnit(d.Actions)
 	}
 	j := &trainJob{run: run, opts: opts, spec: spec, dsPath: where, dsSHA: dsSHA, bounds: bounds, dataReturn: dataReturn,
 		norm: policy.Normalizer{Mean: slices.Clone(dn.Mean), Std: slices.Clone(dn.Std)}, lastEval: -1, kind: ScoreNormalized}
@@ -469,7 +464,7 @@ func (j *trainJob) evalIfDue(ctx context.Context) error {
 // evaluateModel plays the model's actor once per target (once for an
 // MLP, with Target 0), every target on the same episode seeds, its actions
 // mapped to the bounds when given.
-func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]EvalReport, error) {
+func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *policy.ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]EvalReport, error) {
 	cfg := EvalConfig{Env: env, Episodes: episodes, Seed: seed}
 	switch mm := m.(type) {
 	case *policy.MLP:
@@ -477,7 +472,7 @@ func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, 
 		if err != nil {
 			return nil, err
 		}
-		rep, err := Evaluate(ctx, bounds.wrap(a), cfg)
+		rep, err := Evaluate(ctx, bounds.Bounded(a), cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -492,7 +487,7 @@ func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, 
 			if err != nil {
 				return nil, err
 			}
-			rep, err := Evaluate(ctx, bounds.wrap(a), cfg)
+			rep, err := Evaluate(ctx, bounds.Bounded(a), cfg)
 			if err != nil {
 				return nil, fmt.Errorf("target %g: %w", tg, err)
 			}
@@ -560,13 +555,6 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 	if j.opts.Command != "" {
 		meta[MetaCommand] = j.opts.Command
 	}
-	if j.bounds != nil {
-		b, err := json.Marshal(j.bounds)
-		if err != nil {
-			return err
-		}
-		meta[MetaActionBounds] = string(b)
-	}
 	if j.best != nil {
 		b, err := json.Marshal(j.best)
 		if err != nil {
@@ -591,7 +579,7 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 			extra = append(extra, nn.NamedTensor{Name: "optim." + t.Name, Tensor: t.Tensor})
 		}
 	}
-	info := policy.Info{Norm: j.norm, EnvID: j.run.Env, Targets: slices.Clone(j.run.Eval.Targets), Meta: meta}
+	info := policy.Info{Norm: j.norm, EnvID: j.run.Env, Targets: slices.Clone(j.run.Eval.Targets), Bounds: j.bounds, Meta: meta}
 	return policy.Save(j.path(name), j.model, info, extra)
 }
 
@@ -769,19 +757,9 @@ func (j *trainJob) finish(ctx context.Context) (*TrainResult, error) {
 
 // ---- action bounds ----
 
-// ActionBounds are the bounds of an environment's Box action space. The
-// policies act in [−1, 1] (a tanh head, as the Decision Transformer's for
-// D4RL, whose actions lie in [−1, 1]); for an env with other bounds, such
-// as Pendulum's torque in [−2, 2], Train maps the dataset's actions into
-// [−1, 1] and the actor's actions back.
-type ActionBounds struct {
-	Low  []float64 `json:"low"`
-	High []float64 `json:"high"`
-}
-
-// actionBoundsOf returns the bounds of a bounded Box that is not [−1, 1]
-// in every dimension, else nil.
-func actionBoundsOf(s envs.Space) *ActionBounds {
+// actionBoundsOf returns the bounds of a bounded Box that is not [−1, 1] in
+// every dimension, else nil (the policy's actions are then the env's).
+func actionBoundsOf(s envs.Space) *policy.ActionBounds {
 	b, ok := s.(envs.Box)
 	if !ok || !b.Bounded() {
 		return nil
@@ -793,61 +771,7 @@ func actionBoundsOf(s envs.Space) *ActionBounds {
 	if unit {
 		return nil
 	}
-	return &ActionBounds{Low: slices.Clone(b.Low), High: slices.Clone(b.High)}
-}
-
-// check verifies the bounds against an action size.
-func (b *ActionBounds) check(actDim int) error {
-	if b == nil {
-		return nil
-	}
-	if len(b.Low) != actDim || len(b.High) != actDim {
-		return fmt.Errorf("action bounds for %d and %d dimensions, the policy acts in %d", len(b.Low), len(b.High), actDim)
-	}
-	for i := range b.Low {
-		if !(b.High[i] > b.Low[i]) || math.IsInf(b.Low[i], 0) || math.IsInf(b.High[i], 0) {
-			return fmt.Errorf("action bounds [%g, %g] in dimension %d", b.Low[i], b.High[i], i)
-		}
-	}
-	return nil
-}
-
-// toUnit maps rows of actions from the bounds into [−1, 1] in place:
-// u = 2(a − low)/(high − low) − 1, clipped.
-func (b *ActionBounds) toUnit(actions []float32) {
-	d := len(b.Low)
-	for i, a := range actions {
-		lo, hi := b.Low[i%d], b.High[i%d]
-		u := 2*(float64(a)-lo)/(hi-lo) - 1
-		actions[i] = float32(max(-1, min(1, u)))
-	}
-}
-
-// wrap returns p with its actions mapped from [−1, 1] to the bounds (p
-// itself for nil bounds).
-func (b *ActionBounds) wrap(p Policy) Policy {
-	if b == nil {
-		return p
-	}
-	return boundedPolicy{p, b}
-}
-
-type boundedPolicy struct {
-	Policy
-	b *ActionBounds
-}
-
-// Act maps the policy's actions u in [−1, 1] to low + (u+1)·(high−low)/2.
-func (p boundedPolicy) Act(obs, rewards, actions []float64) error {
-	if err := p.Policy.Act(obs, rewards, actions); err != nil {
-		return err
-	}
-	d := len(p.b.Low)
-	for i, u := range actions {
-		lo, hi := p.b.Low[i%d], p.b.High[i%d]
-		actions[i] = lo + (u+1)*(hi-lo)/2
-	}
-	return nil
+	return &policy.ActionBounds{Low: slices.Clone(b.Low), High: slices.Clone(b.High)}
 }
 
 // ---- JSON with NaN ----

@@ -177,8 +177,8 @@ func TestTrainWritesEverything(t *testing.T) {
 		len(ck.Extra) != 2*len(ck.Model.Params()) || !strings.HasPrefix(ck.Extra[0].Name, "optim.") {
 		t.Errorf("last checkpoint: env %q targets %v norm %v, %d extra tensors", ck.EnvID, ck.Targets, ck.Norm, len(ck.Extra))
 	}
-	if got := ck.Meta[MetaActionBounds]; got != `{"low":[-2],"high":[2]}` {
-		t.Errorf("Pendulum's action bounds recorded as %q", got)
+	if b := ck.Bounds; b == nil || !slices.Equal(b.Low, []float64{-2}) || !slices.Equal(b.High, []float64{2}) {
+		t.Errorf("Pendulum's action bounds recorded as %+v", b)
 	}
 	reps, err = EvaluateCheckpoint(context.Background(), res.Files["last"], CheckpointEvalOptions{Targets: []float64{-300}, Episodes: 1, Seed: 5, HasSeed: true})
 	if err != nil || len(reps) != 1 || reps[0].Target != -300 || reps[0].Episodes != 1 || reps[0].Results[0].Seed != 5 {
@@ -450,11 +450,11 @@ func TestActionBoundsMapBothWays(t *testing.T) {
 		t.Fatal("no bounds for [-2, 2] × [0, 10]")
 	}
 	acts := []float32{-2, 0, 0, 5, 2, 10, 3, -1}
-	b.toUnit(acts)
+	b.ToUnit(acts)
 	if want := []float32{-1, -1, 0, 0, 1, 1, 1, -1}; !slices.Equal(acts, want) {
 		t.Errorf("toUnit: %v, want %v", acts, want)
 	}
-	p := b.wrap(&fixedPolicy{out: []float64{-1, 0, 0.5, 1}})
+	p := b.Bounded(&fixedPolicy{out: []float64{-1, 0, 0.5, 1}})
 	p.Reset(2)
 	out := make([]float64, 4)
 	if err := p.Act(make([]float64, 2), make([]float64, 2), out); err != nil {
@@ -463,10 +463,10 @@ func TestActionBoundsMapBothWays(t *testing.T) {
 	if want := []float64{-2, 5, 1, 10}; !slices.Equal(out, want) {
 		t.Errorf("wrapped actions %v, want %v", out, want)
 	}
-	if (*ActionBounds)(nil).wrap(p) != p {
+	if (*policy.ActionBounds)(nil).Bounded(p) != p {
 		t.Error("nil bounds wrap")
 	}
-	if err := b.check(3); err == nil {
+	if err := b.Check(3); err == nil {
 		t.Error("bounds of 2 dimensions accepted for 3")
 	}
 
@@ -491,9 +491,10 @@ func TestActionBoundsMapBothWays(t *testing.T) {
 
 type fixedPolicy struct{ out []float64 }
 
-func (f *fixedPolicy) ObsDim() int { return 1 }
-func (f *fixedPolicy) ActDim() int { return 2 }
-func (f *fixedPolicy) Reset(int)   {}
+func (f *fixedPolicy) ObsDim() int  { return 1 }
+func (f *fixedPolicy) ActDim() int  { return 2 }
+func (f *fixedPolicy) Reset(int)    {}
+func (f *fixedPolicy) ResetEnv(int) {}
 func (f *fixedPolicy) Act(obs, rewards, actions []float64) error {
 	copy(actions, f.out)
 	return nil

@@ -173,21 +173,13 @@ func loadActor(path, env string, target float64) (actor, error) {
 	if ck.EnvID != "" && ck.EnvID != env {
 		return nil, fmt.Errorf("%s was trained on %s, not %s", path, ck.EnvID, env)
 	}
-	var p policy.Policy
-	switch m := ck.Model.(type) {
-	case *policy.Decision:
-		if target == 0 {
-			if len(ck.Targets) == 0 {
-				return nil, fmt.Errorf("%s stores no target return: give --target", path)
-			}
-			target = ck.Targets[0]
+	if _, ok := ck.Model.(*policy.Decision); ok && target == 0 {
+		if len(ck.Targets) == 0 {
+			return nil, fmt.Errorf("%s stores no target return: give --target", path)
 		}
-		p, err = policy.NewDecisionActor(m, ck.Norm, target, m.Config().Context)
-	case *policy.MLP:
-		p, err = policy.NewMLPActor(m, ck.Norm)
-	default:
-		err = fmt.Errorf("%s: no actor for a %T", path, ck.Model)
+		target = ck.Targets[0]
 	}
+	p, err := policy.NewActor(ck, target)
 	if err != nil {
 		return nil, err
 	}
