@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 
+	"github.com/viterin/vek/vek32"
+
 	"github.com/minrl/minrl/internal/par"
 )
 
@@ -96,14 +98,25 @@ func (a *Activation) forwardRange(lo, hi int) {
 	case ActTanh:
 		Tanh(y, x)
 	case ActGELU:
-		for i, v := range x {
-			y[i] = geluC * (v + geluA*v*v*v)
-		}
-		Tanh(y, y)
-		for i, v := range x {
-			y[i] = 0.5 * v * (1 + y[i])
+		for i0 := 0; i0 < len(x); i0 += vblock {
+			xs, ys := x[i0:min(i0+vblock, len(x))], y[i0:min(i0+vblock, len(x))]
+			geluInner(ys, xs)
+			Tanh(ys, ys)
+			vek32.AddNumber_Inplace(ys, 1)
+			vek32.Mul_Inplace(ys, xs)
+			vek32.MulNumber_Inplace(ys, 0.5)
 		}
 	}
+}
+
+// geluInner sets u = √(2/π)·(x + 0.044715·x³) = √(2/π)·x·(1 + 0.044715·x²)
+// in vector passes (x must not alias u).
+func geluInner(u, x []float32) {
+	vek32.Mul_Into(u, x, x)
+	vek32.MulNumber_Inplace(u, geluA)
+	vek32.AddNumber_Inplace(u, 1)
+	vek32.Mul_Inplace(u, x)
+	vek32.MulNumber_Inplace(u, geluC)
 }
 
 func (a *Activation) backwardRange(lo, hi int) {
@@ -124,20 +137,28 @@ func (a *Activation) backwardRange(lo, hi int) {
 			dx[i] = dy[i] * (1 - v*v)
 		}
 	case ActGELU:
+		// d = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²), t = tanh u.
 		x := a.x.Data[lo:hi]
-		var tb [vblock]float32
+		var tb, wb [vblock]float32
 		for i0 := 0; i0 < len(x); i0 += vblock {
 			xs := x[i0:min(i0+vblock, len(x))]
-			t := tb[:len(xs)]
-			for i, v := range xs {
-				t[i] = geluC * (v + geluA*v*v*v)
-			}
+			n := len(xs)
+			t, w, d := tb[:n], wb[:n], dx[i0:i0+n]
+			geluInner(t, xs)
 			Tanh(t, t)
-			for i, v := range xs {
-				th := t[i]
-				d := 0.5*(1+th) + 0.5*v*(1-th*th)*geluC*(1+3*geluA*v*v)
-				dx[i0+i] = dy[i0+i] * d
-			}
+			vek32.Mul_Into(w, xs, xs) // w = ½x·√(2/π)(1 + 3a x²)
+			vek32.MulNumber_Inplace(w, 3*geluA)
+			vek32.AddNumber_Inplace(w, 1)
+			vek32.Mul_Inplace(w, xs)
+			vek32.MulNumber_Inplace(w, 0.5*geluC)
+			vek32.Mul_Into(d, t, t) // d = (1 − t²)·w + ½(1 + t)
+			vek32.Neg_Inplace(d)
+			vek32.AddNumber_Inplace(d, 1)
+			vek32.Mul_Inplace(d, w)
+			vek32.AddNumber_Inplace(t, 1)
+			vek32.MulNumber_Inplace(t, 0.5)
+			vek32.Add_Inplace(d, t)
+			vek32.Mul_Inplace(d, dy[i0:i0+n])
 		}
 	}
 }

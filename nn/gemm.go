@@ -67,8 +67,10 @@ var gemmJobs = par.FreeList[gemmJob]{New: func() *gemmJob {
 // reads op(B) from memory once instead of once per tile.
 const kBlockBytes = 256 << 10
 
-// minTileFlops keeps row tiles large enough that scheduling is noise.
-const minTileFlops = 1 << 17
+// minTileFlops keeps row tiles large enough that scheduling is noise: a
+// tile below ~2^19 multiply-adds (~10-20 µs) costs less than waking another
+// goroutine for it, which matters for the small products of acting.
+const minTileFlops = 1 << 19
 
 // MatMul computes C = alpha·op(A)·op(B) + beta·C with the installed Gemm,
 // splitting C into row tiles that run in parallel and, for large k, k into

@@ -60,9 +60,13 @@ func pick(mask uint32, x, y float32) float32 {
 }
 
 // Tanh sets dst[i] = tanh(x[i]). dst may alias x.
+//
+// It evaluates Eigen's rational approximation tanh(x) ≈ x·P(x²)/Q(x²) on x
+// clamped to ±7.9053 (where tanh rounds to ±1 in float32): one branch-free
+// formula, accurate to a few ulps over the whole range, as vector passes.
 func Tanh(dst, x []float32) {
 	mustSameLen("Tanh", dst, x)
-	var e, p, z [vblock]float32
+	var x2, q [vblock]float32
 	for i := 0; i < len(x); i += vblock {
 		xs := x[i:min(i+vblock, len(x))]
 		n := len(xs)
@@ -73,38 +77,30 @@ func Tanh(dst, x []float32) {
 			}
 			continue
 		}
-		// Large |x|: (1 − e)/(1 + e) with e = exp(−2|x|) ≤ 1, sign restored.
-		es, ps, zs := e[:n], p[:n], z[:n]
-		copy(es, xs)
-		vek32.Abs_Inplace(es)
-		vek32.MinimumNumber_Inplace(es, 40) // tanh(40) rounds to 1
-		vek32.MulNumber_Inplace(es, -2)
-		vek32.Exp_Inplace(es)
-		copy(ps, es)
-		vek32.AddNumber_Inplace(ps, 1)
-		vek32.Neg_Inplace(es)
-		vek32.AddNumber_Inplace(es, 1)
-		vek32.Div_Inplace(es, ps)
-		// Small |x| < 0.625, where (1−e)/(1+e) would cancel: Cephes' tanhf
-		// polynomial x + x·z·P(z), z = x².
-		vek32.Mul_Into(zs, xs, xs)
-		copy(ps, zs)
-		vek32.MulNumber_Inplace(ps, -5.70498872745e-3)
-		vek32.AddNumber_Inplace(ps, 2.06390887954e-2)
-		vek32.Mul_Inplace(ps, zs)
-		vek32.AddNumber_Inplace(ps, -5.37397155531e-2)
-		vek32.Mul_Inplace(ps, zs)
-		vek32.AddNumber_Inplace(ps, 1.33314422036e-1)
-		vek32.Mul_Inplace(ps, zs)
-		vek32.AddNumber_Inplace(ps, -3.33332819422e-1)
-		vek32.Mul_Inplace(ps, zs)
-		vek32.Mul_Inplace(ps, xs)
-		vek32.Add_Inplace(ps, xs)
-		for k, v := range xs {
-			big := math.Float32frombits(math.Float32bits(es[k]) | math.Float32bits(v)&(1<<31))
-			small := negMask(float32(math.Abs(float64(v))) - 0.625)
-			d[k] = pick(small, ps[k], big)
+		copy(d, xs)
+		vek32.MinimumNumber_Inplace(d, 7.90531110763549805)
+		vek32.MaximumNumber_Inplace(d, -7.90531110763549805)
+		zs, qs := x2[:n], q[:n]
+		vek32.Mul_Into(zs, d, d)
+		// p = x·(((((( a13·x² + a11)x² + a9)x² + a7)x² + a5)x² + a3)x² + a1)
+		copy(qs, zs)
+		vek32.MulNumber_Inplace(qs, -2.76076847742355e-16)
+		for _, c := range []float32{2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+			1.48572235717979e-05, 6.37261928875436e-04} {
+			vek32.AddNumber_Inplace(qs, c)
+			vek32.Mul_Inplace(qs, zs)
 		}
+		vek32.AddNumber_Inplace(qs, 4.89352455891786e-03)
+		vek32.Mul_Inplace(d, qs) // d = p
+		// q = ((b6·x² + b4)x² + b2)x² + b0
+		copy(qs, zs)
+		vek32.MulNumber_Inplace(qs, 1.19825839466702e-06)
+		for _, c := range []float32{1.18534705686654e-04, 2.26843463243900e-03} {
+			vek32.AddNumber_Inplace(qs, c)
+			vek32.Mul_Inplace(qs, zs)
+		}
+		vek32.AddNumber_Inplace(qs, 4.89352518554385e-03)
+		vek32.Div_Inplace(d, qs)
 	}
 }
 

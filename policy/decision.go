@@ -434,6 +434,7 @@ type recurrent interface {
 	ForwardMasked(x *nn.Tensor, h0, keep []float32) *nn.Tensor
 	Backward(dy *nn.Tensor) *nn.Tensor
 	Step(y, x, state []float32)
+	FinalState(dst []float32)
 	InitialState(dst []float32)
 	ScratchBytes() int
 }
@@ -675,18 +676,25 @@ func grow[T any](s []T, n int) []T {
 
 // RecurrentState is the carried state of n sequences for stateful
 // inference with a recurrent Decision model: per block, the convolution's
-// last ConvKernel−1 inputs and the minRNN state.
+// last ConvKernel−1 inputs and the minRNN state; and each sequence's last
+// action, whose token is fed with the next step's tokens.
 type RecurrentState struct {
 	N    int
 	conv [][]float32 // per block [N, ConvKernel−1, h]
 	rnn  [][]float32 // per block [N, Inner]
+	// The action of the previous step, not yet fed, per sequence.
+	pending    []float32 // [N, ActDim]
+	pendingT   []int32
+	hasPending []bool
 }
 
-// stepScratch holds the buffers of one token step for n sequences.
+// stepScratch holds the buffers of one stateful step for n sequences.
 type stepScratch struct {
-	x, cur    nn.Tensor // [n, h]
-	conv, rnn []float32
-	shape     [2]int
+	x, cur    nn.Tensor // [n, 3, h]: the step's tokens (a_{t−1}, R̂_t, s_t)
+	emb       []float32 // [n, h]
+	keep      []float32 // [n·3]
+	tok, conv []float32 // [n, h]: one token of every sequence
+	last      nn.Tensor // [n, h]: the state tokens' outputs
 }
 
 // NewRecurrentState returns fresh states for n sequences. It panics for the
@@ -695,7 +703,7 @@ func (m *Decision) NewRecurrentState(n int) *RecurrentState {
 	if !m.cfg.Recurrent() {
 		panic("policy: NewRecurrentState: the dt model has no recurrent form")
 	}
-	s := &RecurrentState{N: n}
+	s := &RecurrentState{N: n, pending: make([]float32, n*m.cfg.ActDim), pendingT: make([]int32, n), hasPending: make([]bool, n)}
 	for _, b := range m.recurrentBlocks {
 		if b.Conv != nil {
 			s.conv = append(s.conv, make([]float32, n*(b.Conv.K-1)*b.h))
@@ -723,101 +731,122 @@ func (m *Decision) ResetSequence(s *RecurrentState, i int) {
 		}
 		b.RNN.InitialState(s.rnn[l][i*b.inner : (i+1)*b.inner])
 	}
+	s.hasPending[i] = false
 }
 
-// Token kinds of a step, in their order in the sequence.
-const (
-	tokenReturn = iota
-	tokenState
-	tokenAction
-)
-
-// StepPredict feeds the return-to-go and state tokens of the current step
-// of every sequence (rtg [n] already divided by RTGScale, states [n·ObsDim]
-// normalised, timesteps [n] in [0, MaxEpLen)) and writes the predicted
-// actions [n·ActDim]. Follow it with StepAction. The work is O(1) in the
-// number of steps so far: each block runs its sequential form (LN, the
-// convolution's Step, the minRNN's Step, MLP) on the new tokens only. It
-// matches Forward over the whole episode so far to float32 rounding, and
-// uses the model's layers, so it must not run concurrently with Forward.
+// StepPredict feeds the current step of every sequence — the previous
+// step's action token (given to StepAction), then the return-to-go and
+// state tokens (rtg [n] already divided by RTGScale, states [n·ObsDim]
+// normalised, timesteps [n] in [0, MaxEpLen)) — and writes the predicted
+// actions [n·ActDim]. Follow it with StepAction.
+//
+// The work is O(1) in the number of steps so far: each block runs the
+// three new tokens from its carried state (a sequence at its first step
+// has no previous action: that token is masked, the identity of the
+// recurrence). Feeding a step's tokens together reads every weight once
+// per env step instead of once per token. The result matches Forward over
+// the whole episode so far to float32 rounding. It uses the model's
+// layers, so it must not run concurrently with Forward.
 func (m *Decision) StepPredict(s *RecurrentState, rtg, states []float32, timesteps []int32, actions []float32) {
 	c := m.cfg
 	if len(rtg) != s.N || len(states) != s.N*c.ObsDim || len(timesteps) != s.N || len(actions) != s.N*c.ActDim {
 		panic(fmt.Sprintf("policy: StepPredict: %d rtg, %d state, %d timestep and %d action values for %d sequences (obs %d, act %d)",
 			len(rtg), len(states), len(timesteps), len(actions), s.N, c.ObsDim, c.ActDim))
 	}
-	m.stepToken(s, tokenReturn, rtg, timesteps, nil)
-	m.stepToken(s, tokenState, states, timesteps, actions)
-}
-
-// StepAction feeds the action tokens [n·ActDim] of the current step (the
-// actions taken, normally StepPredict's) with their timesteps [n].
-func (m *Decision) StepAction(s *RecurrentState, actions []float32, timesteps []int32) {
-	if len(actions) != s.N*m.cfg.ActDim || len(timesteps) != s.N {
-		panic(fmt.Sprintf("policy: StepAction: %d action and %d timestep values for %d sequences (act %d)",
-			len(actions), len(timesteps), s.N, m.cfg.ActDim))
-	}
-	m.stepToken(s, tokenAction, actions, timesteps, nil)
-}
-
-// stepToken runs one token of every sequence through the model; with out
-// set, it writes the action head's output there.
-func (m *Decision) stepToken(s *RecurrentState, kind int, in []float32, timesteps []int32, out []float32) {
-	if !m.cfg.Recurrent() {
+	if !c.Recurrent() {
 		panic("policy: the dt model has no recurrent form")
 	}
 	if len(s.rnn) != len(m.recurrentBlocks) {
 		panic("policy: RecurrentState from another model")
 	}
-	n, h := s.N, m.cfg.Embed
-	st := &m.step
-	st.shape = [2]int{n, h}
-	st.x.Resize(st.shape[:]...)
-	switch kind {
-	case tokenReturn:
-		m.EmbedReturn.Apply(st.x.Data, in, n)
-	case tokenState:
-		m.EmbedState.Apply(st.x.Data, in, n)
-	default:
-		m.EmbedAction.Apply(st.x.Data, in, n)
-	}
 	for i, t := range timesteps {
-		if t < 0 || int(t) >= m.cfg.MaxEpLen {
-			panic(fmt.Sprintf("policy: timestep %d of sequence %d outside [0, %d)", t, i, m.cfg.MaxEpLen))
+		if t < 0 || int(t) >= c.MaxEpLen {
+			panic(fmt.Sprintf("policy: timestep %d of sequence %d outside [0, %d)", t, i, c.MaxEpLen))
 		}
-		e, x := m.EmbedTime.W.Value.Data[int(t)*h:(int(t)+1)*h], st.x.Data[i*h:(i+1)*h]
-		for c, v := range e {
-			x[c] += v
+	}
+	n, h := s.N, c.Embed
+	st := &m.step
+	st.x.Resize(n, 3, h)
+	st.keep = grow(st.keep, 3*n)
+	st.emb = grow(st.emb, n*h)
+	// Tokens (a_{t−1}, R̂_t, s_t), each embedded plus its timestep's row.
+	put := func(tok int, ts []int32) {
+		for i := 0; i < n; i++ {
+			x, e, te := st.x.Data[(i*3+tok)*h:(i*3+tok+1)*h], st.emb[i*h:(i+1)*h], m.EmbedTime.W.Value.Data[int(ts[i])*h:(int(ts[i])+1)*h]
+			for k := range x {
+				x[k] = e[k] + te[k]
+			}
+		}
+	}
+	m.EmbedAction.Apply(st.emb, s.pending, n)
+	put(0, s.pendingT)
+	m.EmbedReturn.Apply(st.emb, rtg, n)
+	put(1, timesteps)
+	m.EmbedState.Apply(st.emb, states, n)
+	put(2, timesteps)
+	for i := 0; i < n; i++ {
+		st.keep[3*i], st.keep[3*i+1], st.keep[3*i+2] = 0, 1, 1
+		if s.hasPending[i] {
+			st.keep[3*i] = 1
 		}
 	}
 	u := m.EmbedLN.Forward(&st.x)
-	st.cur.Resize(st.shape[:]...)
+	st.cur.Resize(n, 3, h)
 	copy(st.cur.Data, u.Data)
 	for l, b := range m.recurrentBlocks {
-		b.step(st, &st.cur, s.conv[l], s.rnn[l])
+		b.stepTokens(st, &st.cur, s.conv[l], s.rnn[l])
 	}
-	if out == nil {
-		return
+	st.last.Resize(n, h)
+	for i := 0; i < n; i++ {
+		copy(st.last.Data[i*h:(i+1)*h], st.cur.Data[(i*3+2)*h:(i*3+3)*h])
 	}
-	y := m.FinalLN.Forward(&st.cur)
-	m.Head.Apply(out, y.Data, n)
-	nn.Tanh(out, out)
+	y := m.FinalLN.Forward(&st.last)
+	m.Head.Apply(actions, y.Data, n)
+	nn.Tanh(actions, actions)
 }
 
-// step advances the block by one token for n sequences, updating x [n, h]
-// in place: the block's forward, sequentially.
-func (b *rnnBlock) step(st *stepScratch, x *nn.Tensor, conv, state []float32) {
-	n := x.Shape[0]
-	u := b.LN1.Forward(x)
-	src := u.Data
-	if b.Conv != nil {
-		st.conv = grow(st.conv, len(u.Data))
-		b.Conv.Step(st.conv, u.Data, conv, n)
-		src = st.conv
+// StepAction records the action tokens [n·ActDim] of the current step (the
+// actions taken, normally StepPredict's) with their timesteps [n]; the
+// next StepPredict feeds them.
+func (m *Decision) StepAction(s *RecurrentState, actions []float32, timesteps []int32) {
+	if len(actions) != s.N*m.cfg.ActDim || len(timesteps) != s.N {
+		panic(fmt.Sprintf("policy: StepAction: %d action and %d timestep values for %d sequences (act %d)",
+			len(actions), len(timesteps), s.N, m.cfg.ActDim))
 	}
-	st.rnn = grow(st.rnn, len(x.Data))
-	b.RNN.Step(st.rnn, src, state)
-	for i, v := range st.rnn {
+	copy(s.pending, actions)
+	copy(s.pendingT, timesteps)
+	for i := range s.hasPending {
+		s.hasPending[i] = true
+	}
+}
+
+// stepTokens advances the block over the tokens x [n, L, h] of every
+// sequence from its carried state, updating x in place: the block's
+// forward (masked tokens are the identity of the recurrence and zero into
+// the convolution, as in training), with the states carried in and out.
+func (b *rnnBlock) stepTokens(st *stepScratch, x *nn.Tensor, conv, state []float32) {
+	n, L, h := x.Shape[0], x.Shape[1], x.Shape[2]
+	u := b.LN1.Forward(x)
+	src := u
+	if b.Conv != nil {
+		// The convolution runs token by token from its carried inputs.
+		b.cin.Resize(n, L, h)
+		maskRows(b.cin.Data, u.Data, st.keep, h)
+		st.tok, st.conv = grow(st.tok, n*h), grow(st.conv, n*h)
+		for j := 0; j < L; j++ {
+			for i := 0; i < n; i++ {
+				copy(st.tok[i*h:(i+1)*h], b.cin.Data[(i*L+j)*h:(i*L+j+1)*h])
+			}
+			b.Conv.Step(st.conv, st.tok, conv, n)
+			for i := 0; i < n; i++ {
+				copy(b.cin.Data[(i*L+j)*h:(i*L+j+1)*h], st.conv[i*h:(i+1)*h])
+			}
+		}
+		src = &b.cin
+	}
+	y := b.RNN.ForwardMasked(src, state, st.keep)
+	b.RNN.FinalState(state)
+	for i, v := range y.Data {
 		x.Data[i] += v
 	}
 	m := b.MLP.Forward(b.LN2.Forward(x))
