@@ -30,6 +30,6 @@ the paper's claims on this machine.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBenchCmd(), newEnvsCmd(), newRenderCmd(), newDatasetCmd(), newCollectCmd(), newTrainCmd(), newEvalCmd())
+	root.AddCommand(newBenchCmd(), newEnvsCmd(), newRenderCmd(), newDatasetCmd(), newCollectCmd(), newTrainCmd(), newEvalCmd(), newResultsCmd())
 	return root
 }

@@ -1,0 +1,148 @@
+package runners
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// runSummary is the part of a run's summary.json the results table reads.
+type runSummary struct {
+	Name   string `json:"name"`
+	Config struct {
+		Dataset string `json:"dataset"`
+		Model   struct {
+			Kind    string `json:"kind"`
+			Context string `json:"context"`
+		} `json:"model"`
+		Train struct {
+			Seed  uint64 `json:"seed"`
+			Steps int    `json:"steps"`
+		} `json:"train"`
+		Eval struct {
+			Episodes int       `json:"episodes"`
+			Targets  []float64 `json:"targets"`
+		} `json:"eval"`
+	} `json:"config"`
+	Last struct {
+		Step      int      `json:"step"`
+		Score     *float64 `json:"score"`
+		ScoreKind string   `json:"score_kind"`
+	} `json:"last"`
+	Best struct {
+		Step  int      `json:"step"`
+		Score *float64 `json:"score"`
+	} `json:"best"`
+	DataScore *float64 `json:"dataset_score"`
+}
+
+// ResultsTable reads every summary.json under dir (one run per directory)
+// and writes a Markdown table: one row per dataset, one column per model,
+// mean ± std over seeds of the last checkpoint's normalised score, and a
+// second table of the best checkpoints'.
+func ResultsTable(w io.Writer, dir string) error {
+	var runs []runSummary
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "summary.json" {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var s runSummary
+		if err := json.Unmarshal(data, &s); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		runs = append(runs, s)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("no summary.json under %s", dir)
+	}
+	type key struct{ data, model string }
+	last, best := map[key][]float64{}, map[key][]float64{}
+	dataScore := map[string]float64{}
+	steps := map[int]bool{}
+	var datasets, models []string
+	for _, r := range runs {
+		m := r.Config.Model.Kind
+		if r.Config.Model.Context == "episode" {
+			m += " (episode)"
+		}
+		k := key{r.Config.Dataset, m}
+		if r.Last.Score != nil {
+			last[k] = append(last[k], *r.Last.Score)
+		}
+		if r.Best.Score != nil {
+			best[k] = append(best[k], *r.Best.Score)
+		}
+		steps[r.Config.Train.Steps] = true
+		if r.DataScore != nil {
+			dataScore[k.data] = *r.DataScore
+		}
+		if !slices.Contains(datasets, k.data) {
+			datasets = append(datasets, k.data)
+		}
+		if !slices.Contains(models, m) {
+			models = append(models, m)
+		}
+	}
+	sort.Strings(datasets)
+	order := []string{"bc", "dt", "mingru", "minlstm", "mingru (episode)", "minlstm (episode)"}
+	sort.SliceStable(models, func(i, j int) bool { return rank(order, models[i]) < rank(order, models[j]) })
+	var stepList []string
+	for s := range steps {
+		stepList = append(stepList, fmt.Sprint(s))
+	}
+	sort.Strings(stepList)
+	table := func(title string, vals map[key][]float64) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s\n\n| dataset | data |", title)
+		for _, m := range models {
+			fmt.Fprintf(&b, " %s |", m)
+		}
+		b.WriteString("\n|---|---:|")
+		for range models {
+			b.WriteString("---:|")
+		}
+		b.WriteString("\n")
+		for _, d := range datasets {
+			ds := "-"
+			if v, ok := dataScore[d]; ok {
+				ds = fmt.Sprintf("%.1f", v)
+			}
+			fmt.Fprintf(&b, "| %s | %s |", d, ds)
+			for _, m := range models {
+				v := vals[key{d, m}]
+				if len(v) == 0 {
+					b.WriteString(" |")
+					continue
+				}
+				mean, std := meanStd(v)
+				fmt.Fprintf(&b, " %.1f ± %.1f (%d) |", mean, std, len(v))
+			}
+			b.WriteString("\n")
+		}
+		return b.String()
+	}
+	_, err = fmt.Fprintf(w, "%s\n%s\nMean ± std over seeds (seeds in parentheses) of the minrl-normalised score; \"data\" is the mean score of the dataset's own episodes; training steps: %s.\n",
+		table("Last checkpoint:", last), table("Best checkpoint (highest evaluation during training):", best), strings.Join(stepList, ", "))
+	return err
+}
+
+func rank(order []string, m string) int {
+	if i := slices.Index(order, m); i >= 0 {
+		return i
+	}
+	return math.MaxInt32
+}

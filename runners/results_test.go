@@ -1,0 +1,39 @@
+package runners
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestResultsTableAggregatesSeeds(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, dataset, kind, context string, seed int, last, best float64) {
+		p := filepath.Join(dir, name, "summary.json")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(`{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`","context":"`+context+`"},"train":{"seed":`+
+			itoa(seed)+`,"steps":2000}},"last":{"step":2000,"score":`+ftoa(last)+`},"best":{"step":1000,"score":`+ftoa(best)+`},"dataset_score":30}`), 0o644)
+	}
+	write("a", "hopper-medium", "mingru", "window", 1, 40, 50)
+	write("b", "hopper-medium", "mingru", "window", 2, 60, 70)
+	write("c", "hopper-medium", "mingru", "episode", 1, 10, 20)
+	write("d", "hopper-medium", "dt", "window", 1, 30, 35)
+	var b strings.Builder
+	if err := ResultsTable(&b, dir); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"| dataset | data | dt | mingru | mingru (episode) |", "| hopper-medium | 30.0 | 30.0 ± 0.0 (1) | 50.0 ± 10.0 (2) | 10.0 ± 0.0 (1) |", "60.0 ± 10.0 (2)", "training steps: 2000"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if err := ResultsTable(&b, t.TempDir()); err == nil {
+		t.Error("empty directory tabulated")
+	}
+}
+
+func itoa(i int) string     { return strconv.Itoa(i) }
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
