@@ -30,17 +30,8 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 
-def g(x):
-    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
-
-
-def log_g(x):
-    return torch.where(x >= 0, (F.relu(x) + 0.5).log(), -F.softplus(-x))
-
-
-def heinsen(log_coeffs, log_values):
-    a_star = log_coeffs.cumsum(dim=1)
-    return (a_star + torch.logcumsumexp(log_values - a_star, dim=1)).exp()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_torch import g, heinsen, log_g  # noqa: E402  (the minGRU pieces, shared)
 
 
 class MinRNN(nn.Module):
