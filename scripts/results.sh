@@ -2,8 +2,13 @@
 # The scores table of docs/results.md: every model on minrl's locomotion
 # datasets, several seeds, the same number of training steps for all.
 #
-#   bash scripts/results.sh                 # all datasets, models and seeds (resumes; skips finished runs)
+#   bash scripts/results.sh                 # all datasets, models and seeds (skips runs already recorded)
 #   DATASETS="hopper-medium" SEEDS="1 2 3" bash scripts/results.sh
+#
+# Each finished run's summary.json, evals.jsonl and eval_final.json are
+# copied to docs/results/runs/<preset>-s<seed>/ (committed, so the table
+# survives across machines); a run recorded there is not run again. The
+# table: minrl results docs/results/runs --out docs/results-table.md.
 #
 # Budget (2 vCPUs): the paper trains 100k steps; this runs STEPS (default
 # 2000) for every model, with a 10% linear warm-up and lr 1e-3 for all (the
@@ -18,6 +23,7 @@ SEEDS=${SEEDS:-"1 2 3"}
 DATASETS=${DATASETS:-"hopper-medium walker2d-medium halfcheetah-medium hopper-medium-replay walker2d-medium-replay halfcheetah-medium-replay hopper-medium-expert walker2d-medium-expert halfcheetah-medium-expert"}
 MODELS=${MODELS:-"bc dt mingru minlstm mingru-episode minlstm-episode"}
 OUT=${OUT:-runs/results}
+RECORD=${RECORD:-docs/results/runs}
 EPISODE_BATCH=${EPISODE_BATCH:-2}
 BIN=${BIN:-/tmp/minrl-results}
 go build -tags openblas -o "$BIN" ./cmd/minrl
@@ -26,14 +32,16 @@ for ds in $DATASETS; do
   for model in $MODELS; do
     for seed in $SEEDS; do
       preset="$ds-$model"
-      dir="$OUT/$preset-s$seed"
-      if [ -f "$dir/summary.json" ]; then continue; fi
+      name="$preset-s$seed"
+      if [ -f "$RECORD/$name/summary.json" ]; then continue; fi
       batch=()
       case $model in *-episode) batch=(--batch "$EPISODE_BATCH");; esac
-      echo "== $preset seed $seed $(date +%T)"
-      "$BIN" train "$preset" --steps "$STEPS" --seed "$seed" --out "$dir" "${batch[@]}" | tail -3
+      echo "== $name $(date +%T)"
+      "$BIN" train "$preset" --steps "$STEPS" --seed "$seed" --out "$OUT/$name" "${batch[@]}" | tail -3
+      mkdir -p "$RECORD/$name"
+      cp "$OUT/$name/summary.json" "$OUT/$name/evals.jsonl" "$OUT/$name/eval_final.json" "$RECORD/$name/"
     done
   done
 done
-"$BIN" results "$OUT" --out docs/results-table.md
+"$BIN" results "$RECORD" --out docs/results-table.md
 cat docs/results-table.md
