@@ -234,35 +234,27 @@ func WriteEvalFiles(dir, prefix string, reports []EvalReport) error {
 	return writeFileAtomic(filepath.Join(dir, prefix+".json"), func(w io.Writer) (int64, error) {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return 0, enc.Encode(jsonSafe(reports))
+		return 0, enc.Encode(reports)
 	})
 }
 
 func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
 
-// jsonSafe replaces NaN (no normalised score) by nulls: JSON has no NaN.
-func jsonSafe(reports []EvalReport) any {
-	out := make([]map[string]any, len(reports))
-	for i, r := range reports {
-		rs := make([]map[string]any, len(r.Results))
-		for j, e := range r.Results {
-			rs[j] = map[string]any{"episode": e.Episode, "seed": e.Seed, "return": e.Return, "length": e.Length,
-				"normalized": nullNaN(e.Normalized), "terminated": e.Terminated}
-			if e.Error != "" {
-				rs[j]["error"] = e.Error
-			}
-		}
-		out[i] = map[string]any{"env": r.Env, "target": r.Target, "episodes": r.Episodes,
-			"mean_return": r.MeanReturn, "std_return": r.StdReturn,
-			"mean_normalized": nullNaN(r.MeanNormalized), "std_normalized": nullNaN(r.StdNormalized),
-			"mean_length": r.MeanLength, "score_note": r.ScoreNote, "results": rs}
-	}
-	return out
+// MarshalJSON writes a NaN normalised score (no reference returns) as null.
+func (e EpisodeResult) MarshalJSON() ([]byte, error) {
+	type plain EpisodeResult // without this method
+	return json.Marshal(struct {
+		plain
+		Normalized jf `json:"normalized"`
+	}{plain(e), jf(e.Normalized)})
 }
 
-func nullNaN(v float64) any {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return v
+// MarshalJSON writes NaN normalised scores (no reference returns) as null.
+func (r EvalReport) MarshalJSON() ([]byte, error) {
+	type plain EvalReport
+	return json.Marshal(struct {
+		plain
+		MeanNormalized jf `json:"mean_normalized"`
+		StdNormalized  jf `json:"std_normalized"`
+	}{plain(r), jf(r.MeanNormalized), jf(r.StdNormalized)})
 }

@@ -136,3 +136,18 @@ func TestEvaluateRejectsBadPoliciesAndConfigs(t *testing.T) {
 type wrongDims struct{ constPolicy }
 
 func (*wrongDims) ObsDim() int { return 3 }
+
+func TestEvalReportJSONWritesNaNAsNull(t *testing.T) {
+	r := EvalReport{Env: "x", MeanReturn: 3, MeanNormalized: math.NaN(), StdNormalized: math.NaN(),
+		Results: []EpisodeResult{{Return: 3, Normalized: math.NaN()}}}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, want := range []string{`"mean_normalized":null`, `"std_normalized":null`, `"normalized":null`, `"mean_return":3`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("JSON lacks %s: %s", want, s)
+		}
+	}
+}
