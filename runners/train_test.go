@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -530,5 +531,28 @@ func TestTrainWithoutReferenceReturnsScoresReturns(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(run.Out, FileEvalPlot)); err != nil {
 		t.Error(err)
+	}
+}
+
+// The same seed and config give the same run whatever GOMAXPROCS is.
+func TestTrainIndependentOfGOMAXPROCS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, preset := range []string{"pendulum-medium-mingru", "pendulum-medium-dt"} {
+		var arts []map[string]any
+		base := lineRun(t, preset)
+		for _, procs := range []int{1, 4} {
+			runtime.GOMAXPROCS(procs)
+			run := base
+			run.Out = t.TempDir()
+			if _, err := Train(context.Background(), run, noPlots); err != nil {
+				t.Fatal(err)
+			}
+			arts = append(arts, runArtifacts(t, run.Out))
+		}
+		for k := range arts[0] {
+			if !reflect.DeepEqual(arts[0][k], arts[1][k]) {
+				t.Errorf("%s: %s differs between GOMAXPROCS 1 and 4", preset, k)
+			}
+		}
 	}
 }
