@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -101,6 +102,12 @@ func TestPPOIsDeterministic(t *testing.T) {
 	}
 	if !slices.Equal(run(), run()) {
 		t.Error("two runs with the same seed differ")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	one := run()
+	runtime.GOMAXPROCS(4)
+	if !slices.Equal(one, run()) {
+		t.Error("runs at GOMAXPROCS 1 and 4 differ")
 	}
 }
 
