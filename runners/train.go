@@ -269,6 +269,11 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	bounds := actionBoundsOf(env.ActionSpace())
 	env.Close()
 	d, where, err := data.Open(run.Dataset)
+	if errors.Is(err, data.ErrNotFound) {
+		if kind, ok := strings.CutPrefix(run.Dataset, DatasetName(run.Env)+"-"); ok && slices.Contains(AllKinds, kind) {
+			err = fmt.Errorf("%w\nmake it (with the other kinds of %s) by running: minrl collect --env %s --ppo-steps 3000000", err, run.Env, run.Env)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	_ "github.com/minrl/minrl/envs/locomotion/planar" // minrl/Hopper-v0
 	"math"
 	"os"
 	"path/filepath"
@@ -554,5 +555,18 @@ func TestTrainIndependentOfGOMAXPROCS(t *testing.T) {
 				t.Errorf("%s: %s differs between GOMAXPROCS 1 and 4", preset, k)
 			}
 		}
+	}
+}
+
+func TestTrainSaysHowToMakeAMissingDataset(t *testing.T) {
+	t.Setenv("MINRL_DATA_DIR", t.TempDir())
+	run, err := configs.Load(configs.Source{Preset: "hopper-medium-replay-mingru"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Out = t.TempDir()
+	_, err = Train(context.Background(), run, noPlots)
+	if err == nil || !strings.Contains(err.Error(), "minrl collect --env minrl/Hopper-v0") {
+		t.Errorf("missing dataset: %v", err)
 	}
 }
