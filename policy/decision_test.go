@@ -497,21 +497,34 @@ func TestDecisionInitialisation(t *testing.T) {
 	}
 }
 
+// BenchmarkTrainStep times one training step of the default models on
+// Hopper's sizes: B=64 windows of K=20 steps, and for the whole-episode
+// context mode 2 right-padded episodes of 1000 and 700 steps (the batch
+// scripts/results.sh trains on).
 func BenchmarkTrainStep(b *testing.B) {
-	for _, model := range []string{ModelDT, ModelMinGRU, ModelMinLSTM} {
-		b.Run(model, func(b *testing.B) {
+	for _, name := range []string{ModelDT, ModelMinGRU, ModelMinLSTM, ModelMinGRU + "-episode", ModelMinLSTM + "-episode"} {
+		b.Run(name, func(b *testing.B) {
+			model, episode := strings.CutSuffix(name, "-episode")
 			cfg := DefaultConfig(model, 11, 3)
-			m := newTestModel(b, cfg, 1)
-			m.SetTrain(true)
-			lens := make([]int, 64)
+			var lens []int
 			rng := nn.NewRNG(2)
-			for i := range lens {
-				lens[i] = cfg.K
-				if i%8 == 0 {
-					lens[i] = 1 + rng.IntN(cfg.K)
+			K := cfg.K
+			if episode {
+				cfg.Context, K = ContextEpisode, cfg.MaxEpLen
+				cfg.MaxEpLen++ // randomBatch draws a start in [0, MaxEpLen−K)
+				lens = []int{K, 7 * K / 10}
+			} else {
+				lens = make([]int, 64)
+				for i := range lens {
+					lens[i] = K
+					if i%8 == 0 {
+						lens[i] = 1 + rng.IntN(K)
+					}
 				}
 			}
-			batch := randomBatch(rng, cfg, lens, cfg.K, false)
+			m := newTestModel(b, cfg, 1)
+			m.SetTrain(true)
+			batch := randomBatch(rng, cfg, lens, K, episode)
 			var d nn.Tensor
 			step := func() {
 				nn.ZeroGrads(m)
