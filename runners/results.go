@@ -105,6 +105,16 @@ func ResultsTable(w io.Writer, dir string) error {
 		stepList = append(stepList, fmt.Sprint(s))
 	}
 	sort.Strings(stepList)
+	cell := func(v []float64, bold bool) string {
+		if len(v) == 0 {
+			return " |"
+		}
+		mean, std := meanStd(v)
+		if bold {
+			return fmt.Sprintf(" **%.1f** ± %.1f (%d) |", mean, std, len(v))
+		}
+		return fmt.Sprintf(" %.1f ± %.1f (%d) |", mean, std, len(v))
+	}
 	table := func(title string, vals map[key][]float64) string {
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s\n\n| dataset | data |", title)
@@ -116,20 +126,53 @@ func ResultsTable(w io.Writer, dir string) error {
 			b.WriteString("---:|")
 		}
 		b.WriteString("\n")
+		// means[m] collects each dataset's mean for the average row.
+		means := map[string][]float64{}
 		for _, d := range datasets {
 			ds := "-"
 			if v, ok := dataScore[d]; ok {
 				ds = fmt.Sprintf("%.1f", v)
 			}
 			fmt.Fprintf(&b, "| %s | %s |", d, ds)
+			top := math.Inf(-1)
+			for _, m := range models {
+				if v := vals[key{d, m}]; len(v) > 0 {
+					mean, _ := meanStd(v)
+					means[m] = append(means[m], mean)
+					top = max(top, mean)
+				}
+			}
 			for _, m := range models {
 				v := vals[key{d, m}]
-				if len(v) == 0 {
+				mean := math.NaN()
+				if len(v) > 0 {
+					mean, _ = meanStd(v)
+				}
+				b.WriteString(cell(v, mean == top))
+			}
+			b.WriteString("\n")
+		}
+		// The average over datasets, for models that have every dataset.
+		if len(datasets) > 1 {
+			var data []float64
+			for _, d := range datasets {
+				if v, ok := dataScore[d]; ok {
+					data = append(data, v)
+				}
+			}
+			ds := "-"
+			if len(data) == len(datasets) {
+				m, _ := meanStd(data)
+				ds = fmt.Sprintf("%.1f", m)
+			}
+			fmt.Fprintf(&b, "| **average** | %s |", ds)
+			for _, m := range models {
+				if len(means[m]) < len(datasets) {
 					b.WriteString(" |")
 					continue
 				}
-				mean, std := meanStd(v)
-				fmt.Fprintf(&b, " %.1f ± %.1f (%d) |", mean, std, len(v))
+				avg, _ := meanStd(means[m])
+				fmt.Fprintf(&b, " %.1f |", avg)
 			}
 			b.WriteString("\n")
 		}

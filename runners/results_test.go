@@ -20,12 +20,17 @@ func TestResultsTableAggregatesSeeds(t *testing.T) {
 	write("b", "hopper-medium", "mingru", "window", 2, 60, 70)
 	write("c", "hopper-medium", "mingru", "episode", 1, 10, 20)
 	write("d", "hopper-medium", "dt", "window", 1, 30, 35)
+	write("e", "walker2d-medium", "mingru", "window", 1, 20, 20)
+	write("f", "walker2d-medium", "dt", "window", 1, 24, 25)
 	var b strings.Builder
 	if err := ResultsTable(&b, dir); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"| dataset | data | dt | mingru | mingru (episode) |", "| hopper-medium | 30.0 | 30.0 ± 0.0 (1) | 50.0 ± 10.0 (2) | 10.0 ± 0.0 (1) |", "60.0 ± 10.0 (2)", "training steps: 2000"} {
+	for _, want := range []string{"| dataset | data | dt | mingru | mingru (episode) |", "| hopper-medium | 30.0 | 30.0 ± 0.0 (1) | **50.0** ± 10.0 (2) | 10.0 ± 0.0 (1) |", "**60.0** ± 10.0 (2)",
+		"| walker2d-medium | 30.0 | **24.0** ± 0.0 (1) | 20.0 ± 0.0 (1) | |",
+		// Averages only where a model has every dataset: (30+24)/2, (50+20)/2.
+		"| **average** | 30.0 | 27.0 | 35.0 | |", "training steps: 2000"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
