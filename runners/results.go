@@ -178,7 +178,7 @@ func ResultsTable(w io.Writer, dir string) error {
 		}
 		return b.String()
 	}
-	_, err = fmt.Fprintf(w, "%s\n%s\nMean ± std over seeds (seeds in parentheses) of the minrl-normalised score; \"data\" is the mean score of the dataset's own episodes; training steps: %s.\n",
+	_, err = fmt.Fprintf(w, "%s\n%s\nMean ± std over seeds (seeds in parentheses; population std) of the minrl-normalised score, the best mean of each row in bold; \"average\" is the mean over datasets of a model's per-dataset means, where it has them all; \"data\" is the mean score of the dataset's own episodes; training steps: %s.\n",
 		table("Last checkpoint:", last), table("Best checkpoint (highest evaluation during training):", best), strings.Join(stepList, ", "))
 	return err
 }
