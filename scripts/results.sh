@@ -28,9 +28,11 @@ EPISODE_BATCH=${EPISODE_BATCH:-2}
 BIN=${BIN:-/tmp/minrl-results}
 go build -tags openblas -o "$BIN" ./cmd/minrl
 export MINRL_TRAIN_WARMUP=$((STEPS / 10)) MINRL_TRAIN_LR=0.001 MINRL_TRAIN_EVAL_EVERY=$((STEPS / 2)) MINRL_EVAL_EPISODES=10
-for ds in $DATASETS; do
-  for model in $MODELS; do
-    for seed in $SEEDS; do
+# Seed-major order: a first seed of every cell comes before the second, so a
+# partial grid still covers every dataset.
+for seed in $SEEDS; do
+  for ds in $DATASETS; do
+    for model in $MODELS; do
       preset="$ds-$model"
       name="$preset-s$seed"
       if [ -f "$RECORD/$name/summary.json" ]; then continue; fi

@@ -8,12 +8,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/minrl/minrl/configs"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/runners"
 )
@@ -135,14 +138,40 @@ func newProgress(cmd *cobra.Command, total int, what string) *progressbar.Progre
 		progressbar.OptionSetVisibility(visible))
 }
 
-// commandLine is how this run was invoked, with the binary named minrl and
-// the build tags shown, so that a result file says how to reproduce it.
+// commandLine is how this run was invoked, with the binary named minrl, the
+// build tags shown and any MINRL_* config overrides from the environment in front
+// (they change the config), so that a result file says how to reproduce it.
 func commandLine() string {
-	prefix := "minrl"
-	if tags := buildInfo()["-tags"]; tags != "" {
-		prefix = "go run -tags " + tags + " ./cmd/minrl"
+	return formatCommand(os.Args[1:], os.Environ(), buildInfo()["-tags"])
+}
+
+func formatCommand(args, environ []string, tags string) string {
+	var parts []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "MINRL_") && !slices.Contains(configs.NonConfigEnv, name) {
+			parts = append(parts, shellQuote(kv))
+		}
 	}
-	return strings.Join(append([]string{prefix}, os.Args[1:]...), " ")
+	sort.Strings(parts)
+	if tags != "" {
+		parts = append(parts, "go", "run", "-tags", tags, "./cmd/minrl")
+	} else {
+		parts = append(parts, "minrl")
+	}
+	for _, a := range args {
+		parts = append(parts, shellQuote(a))
+	}
+	return strings.Join(parts, " ")
+}
+
+// shellQuote leaves plain words alone and single-quotes anything a shell
+// would split or expand.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func buildInfo() map[string]string {

@@ -97,3 +97,17 @@ func TestRenderWithACheckpoint(t *testing.T) {
 		t.Errorf("wrong env: %v", err)
 	}
 }
+
+func TestFormatCommandRecordsConfigOverrides(t *testing.T) {
+	env := []string{"PATH=/bin", "MINRL_TRAIN_LR=0.001", "MINRL_DATA_DIR=/data", "MINRL_EVAL_EPISODES=10", "HOME=/root"}
+	got := formatCommand([]string{"train", "hopper-medium-mingru", "--out", "runs/a b"}, env, "")
+	want := "MINRL_EVAL_EPISODES=10 MINRL_TRAIN_LR=0.001 minrl train hopper-medium-mingru --out 'runs/a b'"
+	if got != want {
+		t.Errorf("formatCommand = %q, want %q", got, want)
+	}
+	got = formatCommand([]string{"bench", "--note", "it's"}, nil, "openblas")
+	want = `go run -tags openblas ./cmd/minrl bench --note 'it'\''s'`
+	if got != want {
+		t.Errorf("formatCommand = %q, want %q", got, want)
+	}
+}
