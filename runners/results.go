@@ -39,13 +39,15 @@ type runSummary struct {
 		Step  int      `json:"step"`
 		Score *float64 `json:"score"`
 	} `json:"best"`
-	DataScore *float64 `json:"dataset_score"`
+	DataScore    *float64 `json:"dataset_score"`
+	WallSeconds  float64  `json:"wall_seconds"`
+	TrainSeconds float64  `json:"train_seconds"`
 }
 
 // ResultsTable reads every summary.json under dir (one run per directory)
 // and writes a Markdown table: one row per dataset, one column per model,
-// mean ± std over seeds of the last checkpoint's normalised score, and a
-// second table of the best checkpoints'.
+// mean ± std over seeds of the last checkpoint's normalised score, a second
+// table of the best checkpoints', and each model's median time per run.
 func ResultsTable(w io.Writer, dir string) error {
 	var runs []runSummary
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -71,6 +73,7 @@ func ResultsTable(w io.Writer, dir string) error {
 	}
 	type key struct{ data, model string }
 	last, best := map[key][]float64{}, map[key][]float64{}
+	wall, train := map[string][]float64{}, map[string][]float64{}
 	dataScore := map[string]float64{}
 	steps := map[int]bool{}
 	var datasets, models []string
@@ -87,6 +90,10 @@ func ResultsTable(w io.Writer, dir string) error {
 			best[k] = append(best[k], *r.Best.Score)
 		}
 		steps[r.Config.Train.Steps] = true
+		if r.WallSeconds > 0 {
+			wall[m] = append(wall[m], r.WallSeconds)
+			train[m] = append(train[m], r.TrainSeconds)
+		}
 		if r.DataScore != nil {
 			dataScore[k.data] = *r.DataScore
 		}
@@ -178,8 +185,31 @@ func ResultsTable(w io.Writer, dir string) error {
 		}
 		return b.String()
 	}
-	_, err = fmt.Fprintf(w, "%s\n%s\nMean ± std over seeds (seeds in parentheses; population std) of the minrl-normalised score, the best mean of each row in bold; \"average\" is the mean over datasets of a model's per-dataset means, where it has them all; \"data\" is the mean score of the dataset's own episodes; training steps: %s.\n",
-		table("Last checkpoint:", last), table("Best checkpoint (highest evaluation during training):", best), strings.Join(stepList, ", "))
+	var times strings.Builder
+	times.WriteString("Time per run, median over runs and datasets, seconds:\n\n| |")
+	for _, m := range models {
+		fmt.Fprintf(&times, " %s |", m)
+	}
+	times.WriteString("\n|---|")
+	for range models {
+		times.WriteString("---:|")
+	}
+	for _, row := range []struct {
+		name string
+		vals map[string][]float64
+	}{{"whole run", wall}, {"training only", train}} {
+		fmt.Fprintf(&times, "\n| %s |", row.name)
+		for _, m := range models {
+			if v := row.vals[m]; len(v) > 0 {
+				fmt.Fprintf(&times, " %.0f |", median(v))
+			} else {
+				times.WriteString(" |")
+			}
+		}
+	}
+	times.WriteString("\n")
+	_, err = fmt.Fprintf(w, "%s\n%s\n%s\nMean ± std over seeds (seeds in parentheses; population std) of the minrl-normalised score, the best mean of each row in bold; \"average\" is the mean over datasets of a model's per-dataset means, where it has them all; \"data\" is the mean score of the dataset's own episodes; a whole run includes its evaluations; training steps: %s.\n",
+		table("Last checkpoint:", last), table("Best checkpoint (highest evaluation during training):", best), times.String(), strings.Join(stepList, ", "))
 	return err
 }
 

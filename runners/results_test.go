@@ -14,7 +14,7 @@ func TestResultsTableAggregatesSeeds(t *testing.T) {
 		p := filepath.Join(dir, name, "summary.json")
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, []byte(`{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`","context":"`+context+`"},"train":{"seed":`+
-			itoa(seed)+`,"steps":2000}},"last":{"step":2000,"score":`+ftoa(last)+`},"best":{"step":1000,"score":`+ftoa(best)+`},"dataset_score":30}`), 0o644)
+			itoa(seed)+`,"steps":2000}},"last":{"step":2000,"score":`+ftoa(last)+`},"best":{"step":1000,"score":`+ftoa(best)+`},"dataset_score":30,"wall_seconds":`+ftoa(10*last)+`,"train_seconds":`+ftoa(last)+`}`), 0o644)
 	}
 	write("a", "hopper-medium", "mingru", "window", 1, 40, 50)
 	write("b", "hopper-medium", "mingru", "window", 2, 60, 70)
@@ -30,7 +30,9 @@ func TestResultsTableAggregatesSeeds(t *testing.T) {
 	for _, want := range []string{"| dataset | data | dt | mingru | mingru (episode) |", "| hopper-medium | 30.0 | 30.0 ± 0.0 (1) | **50.0** ± 10.0 (2) | 10.0 ± 0.0 (1) |", "**60.0** ± 10.0 (2)",
 		"| walker2d-medium | 30.0 | **24.0** ± 0.0 (1) | 20.0 ± 0.0 (1) | |",
 		// Averages only where a model has every dataset: (30+24)/2, (50+20)/2.
-		"| **average** | 30.0 | 27.0 | 35.0 | |", "training steps: 2000"} {
+		"| **average** | 30.0 | 27.0 | 35.0 | |", "training steps: 2000",
+		// Median times per model over all its runs: mingru (window) 200, 400, 600.
+		"| whole run | 270 | 400 | 100 |", "| training only | 27 | 40 | 10 |"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
