@@ -104,7 +104,19 @@ func ResultsTable(w io.Writer, dir string) error {
 			models = append(models, m)
 		}
 	}
-	sort.Strings(datasets)
+	// The D4RL tables' order: grouped by kind of data, then environment.
+	kinds := []string{"random", "medium", "medium-replay", "medium-expert", "expert"}
+	sort.Slice(datasets, func(i, j int) bool {
+		ei, ki, _ := strings.Cut(datasets[i], "-")
+		ej, kj, _ := strings.Cut(datasets[j], "-")
+		if ri, rj := rank(kinds, ki), rank(kinds, kj); ri != rj {
+			return ri < rj
+		}
+		if ki != kj {
+			return ki < kj
+		}
+		return ei < ej
+	})
 	order := []string{"bc", "dt", "mingru", "minlstm", "mingru (episode)", "minlstm (episode)"}
 	sort.SliceStable(models, func(i, j int) bool { return rank(order, models[i]) < rank(order, models[j]) })
 	var stepList []string

@@ -1,6 +1,7 @@
 package runners
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,6 +40,30 @@ func TestResultsTableAggregatesSeeds(t *testing.T) {
 	}
 	if err := ResultsTable(&b, t.TempDir()); err == nil {
 		t.Error("empty directory tabulated")
+	}
+}
+
+func TestResultsTableOrdersDatasetsLikeD4RL(t *testing.T) {
+	dir := t.TempDir()
+	names := []string{"walker2d-medium-expert", "hopper-medium-replay", "walker2d-medium", "halfcheetah-medium-expert", "hopper-medium"}
+	for i, d := range names {
+		p := filepath.Join(dir, fmt.Sprint(i), "summary.json")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(`{"config":{"dataset":"`+d+`","model":{"kind":"bc"},"train":{"seed":1,"steps":10}},"last":{"score":1},"best":{"score":1}}`), 0o644)
+	}
+	var b strings.Builder
+	if err := ResultsTable(&b, dir); err != nil {
+		t.Fatal(err)
+	}
+	last := b.String()[:strings.Index(b.String(), "Best")]
+	want := []string{"hopper-medium |", "walker2d-medium |", "hopper-medium-replay", "halfcheetah-medium-expert", "walker2d-medium-expert"}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(last[at:], "| "+w)
+		if i < 0 {
+			t.Fatalf("%q missing or out of order in:\n%s", w, last)
+		}
+		at += i + 1
 	}
 }
 
