@@ -124,6 +124,19 @@ func ResultsTable(w io.Writer, dir string) error {
 		stepList = append(stepList, fmt.Sprint(s))
 	}
 	sort.Strings(stepList)
+	// header writes a table's first two lines: the leading columns, then
+	// one right-aligned column per model.
+	header := func(b *strings.Builder, leading []string) {
+		b.WriteString("|")
+		for _, c := range append(slices.Clone(leading), models...) {
+			fmt.Fprintf(b, " %s |", c)
+		}
+		b.WriteString("\n|---|")
+		for range len(leading) - 1 + len(models) {
+			b.WriteString("---:|")
+		}
+		b.WriteString("\n")
+	}
 	cell := func(v []float64, bold bool) string {
 		if len(v) == 0 {
 			return " |"
@@ -136,15 +149,8 @@ func ResultsTable(w io.Writer, dir string) error {
 	}
 	table := func(title string, vals map[key][]float64) string {
 		var b strings.Builder
-		fmt.Fprintf(&b, "%s\n\n| dataset | data |", title)
-		for _, m := range models {
-			fmt.Fprintf(&b, " %s |", m)
-		}
-		b.WriteString("\n|---|---:|")
-		for range models {
-			b.WriteString("---:|")
-		}
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "%s\n\n", title)
+		header(&b, []string{"dataset", "data"})
 		// means[m] collects each dataset's mean for the average row.
 		means := map[string][]float64{}
 		for _, d := range datasets {
@@ -198,19 +204,13 @@ func ResultsTable(w io.Writer, dir string) error {
 		return b.String()
 	}
 	var times strings.Builder
-	times.WriteString("Time per run, median over runs and datasets, seconds:\n\n| |")
-	for _, m := range models {
-		fmt.Fprintf(&times, " %s |", m)
-	}
-	times.WriteString("\n|---|")
-	for range models {
-		times.WriteString("---:|")
-	}
+	times.WriteString("Time per run, median over runs and datasets, seconds:\n\n")
+	header(&times, []string{""})
 	for _, row := range []struct {
 		name string
 		vals map[string][]float64
 	}{{"whole run", wall}, {"training only", train}} {
-		fmt.Fprintf(&times, "\n| %s |", row.name)
+		fmt.Fprintf(&times, "| %s |", row.name)
 		for _, m := range models {
 			if v := row.vals[m]; len(v) > 0 {
 				fmt.Fprintf(&times, " %.0f |", median(v))
@@ -218,8 +218,8 @@ func ResultsTable(w io.Writer, dir string) error {
 				times.WriteString(" |")
 			}
 		}
+		times.WriteString("\n")
 	}
-	times.WriteString("\n")
 	_, err = fmt.Fprintf(w, "%s\n%s\n%s\nMean ± std over seeds (seeds in parentheses; population std) of the minrl-normalised score, the best mean of each row in bold; \"average\" is the mean over datasets of a model's per-dataset means, where it has them all; \"data\" is the mean score of the dataset's own episodes; a whole run includes its evaluations; training steps: %s.\n",
 		table("Last checkpoint:", last), table("Best checkpoint (highest evaluation during training):", best), times.String(), strings.Join(stepList, ", "))
 	return err
