@@ -7,8 +7,9 @@
 #
 # Each finished run's summary.json, evals.jsonl and eval_final.json are
 # copied to docs/results/runs/<preset>-s<seed>/ (committed, so the table
-# survives across machines); a run recorded there is not run again. The
-# table: minrl results docs/results/runs --out docs/results-table.md.
+# survives across machines); a run recorded there is not run again. At the
+# end the table (minrl results docs/results/runs) replaces the one between
+# the table markers of docs/results.md.
 #
 # Budget (2 vCPUs): the paper trains 100k steps; this runs STEPS (default
 # 2000) for every model, with a 10% linear warm-up and lr 1e-3 for all (the
@@ -45,5 +46,11 @@ for seed in $SEEDS; do
     done
   done
 done
-"$BIN" results "$RECORD" --out docs/results-table.md
-cat docs/results-table.md
+mkdir -p "$OUT"
+"$BIN" results "$RECORD" --out "$OUT/table.md"
+awk -v table="$OUT/table.md" '
+  /^<!-- \/table -->/ { skip = 0 }
+  !skip { print }
+  /^<!-- table:/ { while ((getline line < table) > 0) print line; skip = 1 }
+' docs/results.md > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
+cat "$OUT/table.md"

@@ -16,7 +16,7 @@ func newResultsCmd() *cobra.Command {
 		Long: `Reads every summary.json under DIR (as written by minrl train) and prints a Markdown
 table with one row per dataset and one column per model (context mode included), of the
 last checkpoint's and of the best checkpoint's normalised score, mean ± std over seeds.`,
-		Example: "  minrl results runs/results --out docs/results-table.md",
+		Example: "  minrl results docs/results/runs --out table.md",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
