@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	_ "github.com/minrl/minrl/envs/locomotion/planar" // minrl/Hopper-v0
 	"math"
 	"os"
 	"path/filepath"
@@ -19,7 +18,8 @@ import (
 	"github.com/minrl/minrl/configs"
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
-	_ "github.com/minrl/minrl/envs/classic" // Pendulum-v1
+	_ "github.com/minrl/minrl/envs/classic"           // Pendulum-v1
+	_ "github.com/minrl/minrl/envs/locomotion/planar" // minrl/Hopper-v0
 	"github.com/minrl/minrl/policy"
 )
 
