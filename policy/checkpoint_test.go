@@ -122,7 +122,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	rng := nn.NewRNG(40)
 	mlp, _ := NewMLP(MLPConfig{ObsDim: 5, ActDim: 3, Hidden: []int{7, 9}, Act: "gelu", Dropout: 0.2}, nn.NewRNG(41))
 	models := map[string]Model{"mlp": mlp}
-	for name, cfg := range testConfigs() {
+	for name, cfg := range sortedTestConfigs() {
 		models[name] = newTestModel(t, cfg, 42)
 	}
 	for name, m := range models {
@@ -370,7 +370,7 @@ func TestDecodeReportsWhatIsWrong(t *testing.T) {
 }
 
 func TestParamCountsMatchModels(t *testing.T) {
-	for name, cfg := range testConfigs() {
+	for name, cfg := range sortedTestConfigs() {
 		for _, exp := range []float64{1, 0.5, 2} {
 			cfg.Expansion = exp
 			if !cfg.Recurrent() && exp != 1 {
