@@ -9,7 +9,8 @@
 # copied to docs/results/runs/<preset>-s<seed>/ (committed, so the table
 # survives across machines); a run recorded there is not run again. At the
 # end the table (minrl results docs/results/runs) replaces the one between
-# the table markers of docs/results.md.
+# the table markers of docs/results.md; with another RECORD directory (an
+# experiment beside the main grid) the table is only printed.
 #
 # Budget (2 vCPUs): the paper trains 100k steps; this runs STEPS (default
 # 2000) for every model, with a 10% linear warm-up and lr 1e-3 for all (the
@@ -48,9 +49,11 @@ for seed in $SEEDS; do
 done
 mkdir -p "$OUT"
 "$BIN" results "$RECORD" --out "$OUT/table.md"
-awk -v table="$OUT/table.md" '
-  /^<!-- \/table -->/ { skip = 0 }
-  !skip { print }
-  /^<!-- table:/ { while ((getline line < table) > 0) print line; skip = 1 }
-' docs/results.md > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
+if [ "$RECORD" = docs/results/runs ]; then
+  awk -v table="$OUT/table.md" '
+    /^<!-- \/table -->/ { skip = 0 }
+    !skip { print }
+    /^<!-- table:/ { while ((getline line < table) > 0) print line; skip = 1 }
+  ' docs/results.md > docs/results.md.tmp && mv docs/results.md.tmp docs/results.md
+fi
 cat "$OUT/table.md"
