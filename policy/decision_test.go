@@ -348,16 +348,28 @@ func directionalDerivativeError(t *testing.T, cfg Config, rng *rand.Rand) float6
 	nn.ZeroGrads(m)
 	m.Forward(b)
 	m.Backward(nn.FromData(slices.Clone(w), b.B, b.K, cfg.ActDim))
-	// The forward pass is float32, so a difference quotient carries
-	// rounding noise of about ulp(loss)/eps (measured here: ~4e-4 at eps
-	// 1e-3, ~3e-5 at 1e-2), while the eps² truncation error of a central
-	// difference reaches 2% on the out projections at 1e-2. Richardson
-	// extrapolation of the steps eps and 2·eps cancels the eps² term, which
-	// allows the large step: over 200 seeds × 5 models the worst error was
-	// 0.003, against 0.019 for a plain central difference at 1e-2.
+	return directionalDerivativeCheck(t, m.Params(), loss, rng, 0.05)
+}
+
+// directionalDerivativeCheck compares, for each parameter, its gradient
+// (already in Grad) along a random N(0, I) direction with a finite
+// difference of loss along it, reports errors over 1e-2 relative to
+// max(|fd|, ‖g‖, floor) (‖g‖ is the typical size of a directional
+// derivative; floor spares the tensors with tiny gradients, where float32
+// noise dominates) and returns the worst relative error.
+//
+// The forward pass is float32, so a difference quotient carries rounding
+// noise of about ulp(loss)/eps (measured on the decision model: ~4e-4 at
+// eps 1e-3, ~3e-5 at 1e-2), while the eps² truncation error of a central
+// difference reaches 2% on its out projections at 1e-2. Richardson
+// extrapolation of the steps eps and 2·eps cancels the eps² term, which
+// allows the large step: over 200 seeds × 5 decision models the worst
+// error was 0.003, against 0.019 for a plain central difference at 1e-2.
+func directionalDerivativeCheck(t *testing.T, params []*nn.Param, loss func() float64, rng *rand.Rand, floor float64) float64 {
+	t.Helper()
 	const eps = 1e-2
 	worst := 0.0
-	for _, p := range m.Params() {
+	for _, p := range params {
 		dir := make([]float32, p.Value.Len())
 		var dot, gn float64
 		for i := range dir {
@@ -379,10 +391,7 @@ func directionalDerivativeError(t *testing.T, cfg Config, rng *rand.Rand) float6
 			return (lp - lm) / (2 * float64(h))
 		}
 		fd := (4*diff(eps) - diff(2*eps)) / 3
-		// Relative to the typical size of a directional derivative
-		// (‖g‖ for a N(0, I) direction), floored for the tensors
-		// with tiny gradients, where float32 noise dominates.
-		err := math.Abs(dot-fd) / max(math.Abs(fd), math.Sqrt(gn), 0.05)
+		err := math.Abs(dot-fd) / max(math.Abs(fd), math.Sqrt(gn), floor)
 		worst = max(worst, err)
 		if err > 1e-2 {
 			t.Errorf("%s: directional derivative %.6g, finite difference %.6g (|g| %.3g)", p.Name, dot, fd, math.Sqrt(gn))
