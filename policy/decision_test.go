@@ -311,7 +311,8 @@ func TestDecisionDirectionalDerivatives(t *testing.T) {
 
 // directionalDerivativeError reports, for every parameter tensor of a
 // smooth copy of cfg's model, how far its backward directional derivative
-// lies from a central difference, and returns the worst relative error.
+// lies from a finite difference (directionalDerivativeCheck), and returns
+// the worst relative error.
 func directionalDerivativeError(t *testing.T, cfg Config, rng *rand.Rand) float64 {
 	t.Helper()
 	cfg.Dropout, cfg.Act = 0, "gelu"
