@@ -203,6 +203,104 @@ func ResultsTable(w io.Writer, dir string) error {
 		}
 		return b.String()
 	}
+	// groups averages the last checkpoint over each kind of data, so that
+	// statements like "over the medium datasets" are read off, not computed
+	// by hand.
+	groups := func() string {
+		kindOf := func(d string) string { _, k, _ := strings.Cut(d, "-"); return k }
+		var present []string
+		for _, k := range kinds {
+			if slices.ContainsFunc(datasets, func(d string) bool { return kindOf(d) == k }) {
+				present = append(present, k)
+			}
+		}
+		if len(present) < 2 {
+			return "" // one kind of data: its average is the table's average row
+		}
+		var gs [][]string // each group is a list of kinds
+		for _, k := range present {
+			gs = append(gs, []string{k})
+		}
+		// Medium and medium-replay together: the data both kinds of model learn well from.
+		if len(present) > 2 && slices.Contains(present, "medium") && slices.Contains(present, "medium-replay") {
+			gs = append(gs, []string{"medium", "medium-replay"})
+		}
+		var b strings.Builder
+		b.WriteString("Average of the last checkpoint's per-dataset means by kind of data, where a model has every dataset of the kind:\n\n")
+		header(&b, []string{"data", "datasets"})
+		for _, g := range gs {
+			var ds []string
+			for _, d := range datasets {
+				if slices.Contains(g, kindOf(d)) {
+					ds = append(ds, d)
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %d |", strings.Join(g, " + "), len(ds))
+			for _, m := range models {
+				var means []float64
+				for _, d := range ds {
+					if v := last[key{d, m}]; len(v) > 0 {
+						mean, _ := meanStd(v)
+						means = append(means, mean)
+					}
+				}
+				if len(means) < len(ds) {
+					b.WriteString(" |")
+					continue
+				}
+				avg, _ := meanStd(means)
+				fmt.Fprintf(&b, " %.1f |", avg)
+			}
+			b.WriteString("\n")
+		}
+		return b.String() + "\n"
+	}
+	// episodeGap compares each recurrent model's whole-episode mode with its
+	// window mode: the difference of the last checkpoint's means per dataset.
+	episodeGap := func() string {
+		var pairs []string
+		for _, m := range models {
+			if w, ok := strings.CutSuffix(m, " (episode)"); ok && slices.Contains(models, w) {
+				pairs = append(pairs, w)
+			}
+		}
+		if len(pairs) == 0 {
+			return ""
+		}
+		var b strings.Builder
+		b.WriteString("Whole-episode minus window mode, last checkpoint: difference of the means (seeds of the two in parentheses):\n\n|")
+		for _, c := range append([]string{"dataset"}, pairs...) {
+			fmt.Fprintf(&b, " %s |", c)
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---:|", len(pairs)) + "\n")
+		gaps := map[string][]float64{}
+		for _, d := range datasets {
+			fmt.Fprintf(&b, "| %s |", d)
+			for _, m := range pairs {
+				w, e := last[key{d, m}], last[key{d, m + " (episode)"}]
+				if len(w) == 0 || len(e) == 0 {
+					b.WriteString(" |")
+					continue
+				}
+				mw, _ := meanStd(w)
+				me, _ := meanStd(e)
+				gaps[m] = append(gaps[m], me-mw)
+				fmt.Fprintf(&b, " %+.1f (%d, %d) |", me-mw, len(e), len(w))
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("| **average** |")
+		for _, m := range pairs {
+			if len(gaps[m]) < len(datasets) {
+				b.WriteString(" |")
+				continue
+			}
+			avg, _ := meanStd(gaps[m])
+			fmt.Fprintf(&b, " %+.1f |", avg)
+		}
+		b.WriteString("\n\n")
+		return b.String()
+	}
 	var times strings.Builder
 	times.WriteString("Time per run, median over runs and datasets, seconds:\n\n")
 	header(&times, []string{""})
@@ -220,8 +318,8 @@ func ResultsTable(w io.Writer, dir string) error {
 		}
 		times.WriteString("\n")
 	}
-	_, err = fmt.Fprintf(w, "%s\n%s\n%s\nMean ± std over seeds (seeds in parentheses; population std) of the minrl-normalised score, the best mean of each row in bold; \"average\" is the mean over datasets of a model's per-dataset means, where it has them all; \"data\" is the mean score of the dataset's own episodes; a whole run includes its evaluations; training steps: %s.\n",
-		table("Last checkpoint:", last), table("Best checkpoint (highest evaluation during training):", best), times.String(), strings.Join(stepList, ", "))
+	_, err = fmt.Fprintf(w, "%s\n%s\n%s%s%s\nMean ± std over seeds (seeds in parentheses; population std) of the minrl-normalised score, the best mean of each row in bold; \"average\" is the mean over datasets of a model's per-dataset means, where it has them all; \"data\" is the mean score of the dataset's own episodes; a whole run includes its evaluations; training steps: %s.\n",
+		table("Last checkpoint:", last), table("Best checkpoint (highest evaluation during training):", best), groups(), episodeGap(), times.String(), strings.Join(stepList, ", "))
 	return err
 }
 
@@ -230,4 +328,16 @@ func rank(order []string, m string) int {
 		return i
 	}
 	return math.MaxInt32
+}
+
+// WriteResultsTable writes ResultsTable's output for dir to path atomically.
+func WriteResultsTable(path, dir string) error {
+	var b strings.Builder
+	if err := ResultsTable(&b, dir); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, func(w io.Writer) (int64, error) {
+		n, err := io.WriteString(w, b.String())
+		return int64(n), err
+	})
 }

@@ -33,13 +33,69 @@ func TestResultsTableAggregatesSeeds(t *testing.T) {
 		// Averages only where a model has every dataset: (30+24)/2, (50+20)/2.
 		"| **average** | 30.0 | 27.0 | 35.0 | |", "training steps: 2000",
 		// Median times per model over all its runs: mingru (window) 200, 400, 600.
-		"| whole run | 270 | 400 | 100 |", "| training only | 27 | 40 | 10 |"} {
+		"| whole run | 270 | 400 | 100 |", "| training only | 27 | 40 | 10 |",
+		// Whole-episode minus window: 10 - (40+60)/2 on hopper-medium; no average without walker2d-medium.
+		"| dataset | mingru |", "| hopper-medium | -40.0 (1, 2) |", "| walker2d-medium | |", "| **average** | |\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "by kind of data") {
+		t.Errorf("one kind of data got a by-kind table:\n%s", out)
+	}
 	if err := ResultsTable(&b, t.TempDir()); err == nil {
 		t.Error("empty directory tabulated")
+	}
+}
+
+func TestResultsTableAveragesByKindOfData(t *testing.T) {
+	dir := t.TempDir()
+	write := func(dataset, kind string, last float64) {
+		p := filepath.Join(dir, dataset+"-"+kind, "summary.json")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(`{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`"},"train":{"seed":1,"steps":10}},"last":{"score":`+ftoa(last)+`},"best":{"score":1}}`), 0o644)
+	}
+	write("hopper-medium", "bc", 10)
+	write("walker2d-medium", "bc", 20)
+	write("hopper-medium-replay", "bc", 40)
+	write("hopper-medium-expert", "bc", 70)
+	write("hopper-medium", "dt", 30) // dt lacks datasets: blank cells, not partial averages
+	write("hopper-medium-expert", "dt", 50)
+	var b strings.Builder
+	if err := ResultsTable(&b, dir); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"| data | datasets | bc | dt |", "| medium | 2 | 15.0 | |", "| medium-replay | 1 | 40.0 | |",
+		"| medium-expert | 1 | 70.0 | 50.0 |", "| medium + medium-replay | 3 | 23.3 | |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Whole-episode minus window") {
+		t.Errorf("gap table without whole-episode runs:\n%s", out)
+	}
+}
+
+func TestWriteResultsTableReplacesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "run", "summary.json")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte(`{"config":{"dataset":"hopper-medium","model":{"kind":"bc"},"train":{"seed":1,"steps":10}},"last":{"score":12.5},"best":{"score":13}}`), 0o644)
+	out := filepath.Join(t.TempDir(), "table.md")
+	os.WriteFile(out, []byte("stale"), 0o644)
+	if err := WriteResultsTable(out, dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(out); !strings.Contains(string(got), "| hopper-medium | - | **12.5** ± 0.0 (1) |") {
+		t.Errorf("table file holds:\n%s", got)
+	}
+	os.WriteFile(p, []byte(`{"config":`), 0o644) // truncated summary: an error, and the old table stays
+	if err := WriteResultsTable(out, dir); err == nil || !strings.Contains(err.Error(), "summary.json") {
+		t.Errorf("truncated summary gave %v", err)
+	}
+	if got, _ := os.ReadFile(out); !strings.Contains(string(got), "12.5") {
+		t.Errorf("failed write clobbered the table:\n%s", got)
 	}
 }
 

@@ -58,6 +58,14 @@ func TestTrainThenEval(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// minrl results reads the run's summary.json: one row, one model, one seed.
+	table := filepath.Join(dir, "table.md")
+	if got, err := runCmd(t, newResultsCmd(), dir, "--out", table); err != nil {
+		t.Errorf("results: %v\n%s", err, got)
+	} else if data, _ := os.ReadFile(table); !strings.Contains(string(data), "| dataset | data | mingru |") || !strings.Contains(string(data), "| pendulum-medium | ") ||
+		!strings.Contains(string(data), "(1) |") || !strings.Contains(string(data), "training steps: 4") {
+		t.Errorf("results table:\n%s", data)
+	}
 	// The same command again resumes the finished run.
 	if got, err := runCmd(t, newTrainCmd(), "pendulum-medium-mingru", "--config", cfg, "--steps", "4", "--eval-every", "2", "--out", out); err != nil ||
 		!strings.Contains(got, "resuming") {
