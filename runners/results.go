@@ -192,12 +192,7 @@ func ResultsTable(w io.Writer, dir string) error {
 			}
 			fmt.Fprintf(&b, "| **average** | %s |", ds)
 			for _, m := range models {
-				if len(means[m]) < len(datasets) {
-					b.WriteString(" |")
-					continue
-				}
-				avg, _ := meanStd(means[m])
-				fmt.Fprintf(&b, " %.1f |", avg)
+				b.WriteString(averageCell(means[m], len(datasets), "%.1f"))
 			}
 			b.WriteString("\n")
 		}
@@ -244,12 +239,7 @@ func ResultsTable(w io.Writer, dir string) error {
 						means = append(means, mean)
 					}
 				}
-				if len(means) < len(ds) {
-					b.WriteString(" |")
-					continue
-				}
-				avg, _ := meanStd(means)
-				fmt.Fprintf(&b, " %.1f |", avg)
+				b.WriteString(averageCell(means, len(ds), "%.1f"))
 			}
 			b.WriteString("\n")
 		}
@@ -291,12 +281,7 @@ func ResultsTable(w io.Writer, dir string) error {
 		}
 		b.WriteString("| **average** |")
 		for _, m := range pairs {
-			if len(gaps[m]) < len(datasets) {
-				b.WriteString(" |")
-				continue
-			}
-			avg, _ := meanStd(gaps[m])
-			fmt.Fprintf(&b, " %+.1f |", avg)
+			b.WriteString(averageCell(gaps[m], len(datasets), "%+.1f"))
 		}
 		b.WriteString("\n\n")
 		return b.String()
@@ -321,6 +306,16 @@ func ResultsTable(w io.Writer, dir string) error {
 	_, err = fmt.Fprintf(w, "%s\n%s\n%s%s%s\nMean ± std over seeds (seeds in parentheses; population std) of the minrl-normalised score, the best mean of each row in bold; \"average\" is the mean over datasets of a model's per-dataset means, where it has them all; \"data\" is the mean score of the dataset's own episodes; a whole run includes its evaluations; training steps: %s.\n",
 		table("Last checkpoint:", last), table("Best checkpoint (highest evaluation during training):", best), groups(), episodeGap(), times.String(), strings.Join(stepList, ", "))
 	return err
+}
+
+// averageCell is a table cell holding the mean of vals, or an empty cell when
+// vals lacks some of the want values it should average.
+func averageCell(vals []float64, want int, format string) string {
+	if len(vals) < want {
+		return " |"
+	}
+	avg, _ := meanStd(vals)
+	return fmt.Sprintf(" "+format+" |", avg)
 }
 
 func rank(order []string, m string) int {
