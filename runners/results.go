@@ -331,8 +331,5 @@ func WriteResultsTable(path, dir string) error {
 	if err := ResultsTable(&b, dir); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, func(w io.Writer) (int64, error) {
-		n, err := io.WriteString(w, b.String())
-		return int64(n), err
-	})
+	return writeFileAtomic(path, strings.NewReader(b.String()).WriteTo)
 }

@@ -12,10 +12,8 @@ import (
 func TestResultsTableAggregatesSeeds(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, dataset, kind, context string, seed int, last, best float64) {
-		p := filepath.Join(dir, name, "summary.json")
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte(`{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`","context":"`+context+`"},"train":{"seed":`+
-			itoa(seed)+`,"steps":2000}},"last":{"step":2000,"score":`+ftoa(last)+`},"best":{"step":1000,"score":`+ftoa(best)+`},"dataset_score":30,"wall_seconds":`+ftoa(10*last)+`,"train_seconds":`+ftoa(last)+`}`), 0o644)
+		writeSummary(dir, name, `{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`","context":"`+context+`"},"train":{"seed":`+
+			itoa(seed)+`,"steps":2000}},"last":{"step":2000,"score":`+ftoa(last)+`},"best":{"step":1000,"score":`+ftoa(best)+`},"dataset_score":30,"wall_seconds":`+ftoa(10*last)+`,"train_seconds":`+ftoa(last)+`}`)
 	}
 	write("a", "hopper-medium", "mingru", "window", 1, 40, 50)
 	write("b", "hopper-medium", "mingru", "window", 2, 60, 70)
@@ -51,9 +49,7 @@ func TestResultsTableAggregatesSeeds(t *testing.T) {
 func TestResultsTableAveragesByKindOfData(t *testing.T) {
 	dir := t.TempDir()
 	write := func(dataset, kind string, last float64) {
-		p := filepath.Join(dir, dataset+"-"+kind, "summary.json")
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte(`{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`"},"train":{"seed":1,"steps":10}},"last":{"score":`+ftoa(last)+`},"best":{"score":1}}`), 0o644)
+		writeSummary(dir, dataset+"-"+kind, `{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`"},"train":{"seed":1,"steps":10}},"last":{"score":`+ftoa(last)+`},"best":{"score":1}}`)
 	}
 	write("hopper-medium", "bc", 10)
 	write("walker2d-medium", "bc", 20)
@@ -79,9 +75,7 @@ func TestResultsTableAveragesByKindOfData(t *testing.T) {
 
 func TestWriteResultsTableReplacesTheFile(t *testing.T) {
 	dir := t.TempDir()
-	p := filepath.Join(dir, "run", "summary.json")
-	os.MkdirAll(filepath.Dir(p), 0o755)
-	os.WriteFile(p, []byte(`{"config":{"dataset":"hopper-medium","model":{"kind":"bc"},"train":{"seed":1,"steps":10}},"last":{"score":12.5},"best":{"score":13}}`), 0o644)
+	writeSummary(dir, "run", `{"config":{"dataset":"hopper-medium","model":{"kind":"bc"},"train":{"seed":1,"steps":10}},"last":{"score":12.5},"best":{"score":13}}`)
 	out := filepath.Join(t.TempDir(), "table.md")
 	os.WriteFile(out, []byte("stale"), 0o644)
 	if err := WriteResultsTable(out, dir); err != nil {
@@ -90,7 +84,7 @@ func TestWriteResultsTableReplacesTheFile(t *testing.T) {
 	if got, _ := os.ReadFile(out); !strings.Contains(string(got), "| hopper-medium | - | **12.5** ± 0.0 (1) |") {
 		t.Errorf("table file holds:\n%s", got)
 	}
-	os.WriteFile(p, []byte(`{"config":`), 0o644) // truncated summary: an error, and the old table stays
+	writeSummary(dir, "run", `{"config":`) // truncated summary: an error, and the old table stays
 	if err := WriteResultsTable(out, dir); err == nil || !strings.Contains(err.Error(), "summary.json") {
 		t.Errorf("truncated summary gave %v", err)
 	}
@@ -103,9 +97,7 @@ func TestResultsTableOrdersDatasetsLikeD4RL(t *testing.T) {
 	dir := t.TempDir()
 	names := []string{"walker2d-medium-expert", "hopper-medium-replay", "walker2d-medium", "halfcheetah-medium-expert", "hopper-medium"}
 	for i, d := range names {
-		p := filepath.Join(dir, fmt.Sprint(i), "summary.json")
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte(`{"config":{"dataset":"`+d+`","model":{"kind":"bc"},"train":{"seed":1,"steps":10}},"last":{"score":1},"best":{"score":1}}`), 0o644)
+		writeSummary(dir, fmt.Sprint(i), `{"config":{"dataset":"`+d+`","model":{"kind":"bc"},"train":{"seed":1,"steps":10}},"last":{"score":1},"best":{"score":1}}`)
 	}
 	var b strings.Builder
 	if err := ResultsTable(&b, dir); err != nil {
@@ -121,6 +113,13 @@ func TestResultsTableOrdersDatasetsLikeD4RL(t *testing.T) {
 		}
 		at += i + 1
 	}
+}
+
+// writeSummary writes a run's summary.json under dir/name.
+func writeSummary(dir, name, body string) {
+	p := filepath.Join(dir, name, "summary.json")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte(body), 0o644)
 }
 
 func itoa(i int) string     { return strconv.Itoa(i) }
