@@ -216,12 +216,15 @@ func ReadSafetensors(data []byte) ([]nn.NamedTensor, map[string]string, error) {
 			if s < 0 {
 				return fail("tensor %q: negative dimension in shape %v", key, *e.Shape)
 			}
+			if s > math.MaxInt32 {
+				return fail("tensor %q: dimension %d in shape %v exceeds 2^31-1", key, s, *e.Shape)
+			}
 			if s != 0 && numel > int64(len(buf))/s {
 				numel = int64(len(buf)) + 1 // larger than any tensor the data can hold
 			} else {
 				numel *= s
 			}
-			r.shape = append(r.shape, int(min(s, math.MaxInt32)))
+			r.shape = append(r.shape, int(s))
 		}
 		if r.begin < 0 || r.end < r.begin || r.end > int64(len(buf)) {
 			return fail("tensor %q: data_offsets [%d, %d] outside the %d data bytes", key, r.begin, r.end, len(buf))
@@ -444,10 +447,14 @@ func Decode(data []byte) (*Checkpoint, error) {
 	} else if v != formatVersion {
 		return fail("format version %q, this build reads %q", v, formatVersion)
 	}
-	cfgJSON, ok := meta[MetaConfig]
-	if !ok {
-		return fail("metadata key %q missing", MetaConfig)
+	// Encode writes every one of these; a file without one has been edited,
+	// and guessing (say, no normaliser) would act on the wrong inputs.
+	for _, key := range []string{MetaConfig, MetaKind, MetaNorm, MetaTargets, MetaEnvID} {
+		if _, ok := meta[key]; !ok {
+			return fail("metadata key %q missing", key)
+		}
 	}
+	cfgJSON := meta[MetaConfig]
 	var available int64
 	for _, t := range tensors {
 		available += int64(t.Tensor.Len())
@@ -522,18 +529,14 @@ func Decode(data []byte) (*Checkpoint, error) {
 		}
 		c.Extra = append(c.Extra, t)
 	}
-	if s, ok := meta[MetaNorm]; ok {
-		if err := strictJSON(s, &c.Norm); err != nil {
-			return fail("%s: %v", MetaNorm, err)
-		}
+	if err := strictJSON(meta[MetaNorm], &c.Norm); err != nil {
+		return fail("%s: %v", MetaNorm, err)
 	}
 	if err := c.Norm.Validate(m.ObsDim()); err != nil {
 		return fail("%v", err)
 	}
-	if s, ok := meta[MetaTargets]; ok {
-		if err := strictJSON(s, &c.Targets); err != nil {
-			return fail("%s: %v", MetaTargets, err)
-		}
+	if err := strictJSON(meta[MetaTargets], &c.Targets); err != nil {
+		return fail("%s: %v", MetaTargets, err)
 	}
 	if s, ok := meta[MetaBounds]; ok {
 		c.Bounds = new(ActionBounds)

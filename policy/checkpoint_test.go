@@ -294,7 +294,8 @@ func TestDecodeReportsWhatIsWrong(t *testing.T) {
 		"offsets-negative": {rawFile(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}}`, make([]byte, 8)), "outside the"},
 		"offsets-shape":    {rawFile(`{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, make([]byte, 8)), "shape [3] needs 12 bytes"},
 		"shape-negative":   {rawFile(`{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`, make([]byte, 4)), "negative dimension"},
-		"shape-overflow":   {rawFile(`{"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,0]}}`, nil), "needs"},
+		"shape-overflow":   {rawFile(`{"a":{"dtype":"F32","shape":[2147483647,2147483647,4],"data_offsets":[0,0]}}`, nil), "needs"},
+		"shape-dimension":  {rawFile(`{"a":{"dtype":"F32","shape":[2147483648],"data_offsets":[0,0]}}`, nil), "dimension 2147483648 in shape [2147483648] exceeds"},
 		"hole":             {rawFile(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)), "data bytes [0, 4) belong to no tensor"},
 		"tail":             {rawFile(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 8)), "data bytes [4, 8) belong to no tensor"},
 		"overlap": {rawFile(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)),
@@ -316,7 +317,17 @@ func TestDecodeReportsWhatIsWrong(t *testing.T) {
 			m[MetaConfig] = `{"obs_dim":0,"act_dim":2,"act":"relu"}`
 			return ts
 		}), "MLPConfig.ObsDim = 0"},
-		"config-absent": {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { delete(m, MetaConfig); return ts }), `"minrl.config" missing`},
+		"config-absent":  {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { delete(m, MetaConfig); return ts }), `"minrl.config" missing`},
+		"norm-absent":    {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { delete(m, MetaNorm); return ts }), `"minrl.norm" missing`},
+		"targets-absent": {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { delete(m, MetaTargets); return ts }), `"minrl.targets" missing`},
+		"env-absent":     {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { delete(m, MetaEnvID); return ts }), `"minrl.env_id" missing`},
+		"decision-k": {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor {
+			c := DefaultConfig(ModelDT, 3, 2)
+			c.K = 1 << 22 // no weight depends on K: only the bound stops it
+			b, _ := json.Marshal(c)
+			m[MetaKind], m[MetaConfig] = "decision", string(b)
+			return ts
+		}), "Config.K = 4194304"},
 		"config-huge": {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor {
 			m[MetaConfig] = `{"obs_dim":3,"act_dim":2,"hidden":[16000000,16000000],"act":"relu"}`
 			return ts

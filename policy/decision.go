@@ -97,6 +97,9 @@ func (c Config) Activation() string {
 // for an absurd model; it is far above anything minrl trains.
 const maxSize = 1 << 24
 
+// MaxK bounds the context window.
+const MaxK = 4096
+
 // Validate reports every bad field, naming it.
 func (c Config) Validate() error {
 	var errs []error
@@ -143,9 +146,15 @@ func (c Config) Validate() error {
 		}
 	}
 	size("MaxEpLen", c.MaxEpLen)
-	size("K", c.K)
-	if !(c.RTGScale > 0) || math.IsInf(c.RTGScale, 0) {
-		bad("RTGScale", c.RTGScale, "must be positive and finite")
+	// No weight depends on K, so only this bound keeps a hostile file from
+	// asking for windows (and DT attention matrices, 9·K² per head) that
+	// cannot be allocated.
+	if c.K <= 0 || c.K > MaxK {
+		bad("K", c.K, fmt.Sprintf("must be in [1, %d]", MaxK))
+	}
+	// Returns-to-go enter the model as float32(R/RTGScale).
+	if !(c.RTGScale >= 1e-6 && c.RTGScale <= 1e9) {
+		bad("RTGScale", c.RTGScale, "must be in [1e-6, 1e9]")
 	}
 	switch c.Context {
 	case ContextWindow:

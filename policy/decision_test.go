@@ -181,6 +181,8 @@ func TestConfigValidateNamesBadFields(t *testing.T) {
 		{ModelMinGRU, func(c *Config) { c.Conv, c.ConvKernel = true, 0 }, []string{"Config.ConvKernel = 0"}},
 		{ModelMinGRU, func(c *Config) { c.MaxEpLen, c.K = 0, 0 }, []string{"Config.MaxEpLen = 0", "Config.K = 0"}},
 		{ModelMinGRU, func(c *Config) { c.RTGScale = math.Inf(1) }, []string{"Config.RTGScale = +Inf"}},
+		{ModelMinGRU, func(c *Config) { c.RTGScale = 1e-300 }, []string{"Config.RTGScale = 1e-300", "[1e-6, 1e9]"}},
+		{ModelDT, func(c *Config) { c.K = MaxK + 1 }, []string{fmt.Sprintf("Config.K = %d", MaxK+1)}},
 		{ModelDT, func(c *Config) { c.Context = ContextEpisode }, []string{"Config.Context", "needs a recurrent model"}},
 		{ModelMinGRU, func(c *Config) { c.Context = "" }, []string{"Config.Context", `want "window" or "episode"`}},
 	} {

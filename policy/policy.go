@@ -160,6 +160,29 @@ func checkAct(n, obsDim, actDim int, obs, rewards, actions []float64) error {
 		return fmt.Errorf("policy: Act with %d observation, %d reward and %d action values for %d envs (obs %d, act %d)",
 			len(obs), len(rewards), len(actions), n, obsDim, actDim)
 	}
+	for i, v := range obs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("policy: observation %d of env %d is %g", i%obsDim, i/obsDim, v)
+		}
+	}
+	for i, v := range rewards {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("policy: reward of env %d is %g", i, v)
+		}
+	}
+	return nil
+}
+
+// ErrNonFiniteAction is returned by Act when the model's output overflowed,
+// for instance on an observation far outside float32 range once normalised.
+var ErrNonFiniteAction = errors.New("policy: the model produced a non-finite action (an input out of float32 range?)")
+
+func checkActions(actions []float64) error {
+	for _, v := range actions {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return ErrNonFiniteAction
+		}
+	}
 	return nil
 }
 
@@ -212,8 +235,8 @@ func NewDecisionActor(m *Decision, norm Normalizer, target float64, context stri
 	if err := norm.Validate(c.ObsDim); err != nil {
 		return nil, err
 	}
-	if math.IsNaN(target) || math.IsInf(target, 0) {
-		return nil, fmt.Errorf("policy: target return %g", target)
+	if err := checkTarget(target, c.RTGScale); err != nil {
+		return nil, err
 	}
 	return &DecisionActor{m: m, norm: norm, target: target, context: context,
 		obsDim: c.ObsDim, actDim: c.ActDim, winK: c.K}, nil
@@ -227,7 +250,22 @@ func (a *DecisionActor) ActDim() int { return a.actDim }
 func (a *DecisionActor) Context() string { return a.context }
 
 // SetTarget changes the target return of episodes started from now on.
-func (a *DecisionActor) SetTarget(target float64) { a.target = target }
+func (a *DecisionActor) SetTarget(target float64) error {
+	if err := checkTarget(target, a.m.Config().RTGScale); err != nil {
+		return err
+	}
+	a.target = target
+	return nil
+}
+
+// checkTarget accepts a target return that the model reads as a finite
+// float32 return-to-go.
+func checkTarget(target, rtgScale float64) error {
+	if r := float32(target / rtgScale); math.IsNaN(float64(r)) || math.IsInf(float64(r), 0) {
+		return fmt.Errorf("policy: target return %g: want a finite value whose target/rtg_scale (%g) fits a float32", target, rtgScale)
+	}
+	return nil
+}
 
 // Reset implements Policy.
 func (a *DecisionActor) Reset(n int) {
@@ -293,7 +331,7 @@ func (a *DecisionActor) Act(obs, rewards, actions []float64) error {
 	for i := range a.t[:a.n] {
 		a.t[i]++
 	}
-	return nil
+	return checkActions(actions)
 }
 
 func (a *DecisionActor) timestep(i int, c Config) int32 { return int32(min(a.t[i], c.MaxEpLen-1)) }
@@ -390,5 +428,5 @@ func (a *MLPActor) Act(obs, rewards, actions []float64) error {
 	for i, v := range y.Data {
 		actions[i] = float64(v)
 	}
-	return nil
+	return checkActions(actions)
 }

@@ -317,8 +317,45 @@ func TestActErrors(t *testing.T) {
 	if _, err := NewDecisionActor(m, Normalizer{Mean: []float64{0}, Std: []float64{1}}, 1, ""); err == nil {
 		t.Errorf("normaliser of the wrong size accepted")
 	}
-	if _, err := NewDecisionActor(m, Normalizer{}, math.NaN(), ""); err == nil {
-		t.Errorf("NaN target accepted")
+	for _, target := range []float64{math.NaN(), 1e300} { // 1e300/RTGScale overflows float32
+		if _, err := NewDecisionActor(m, Normalizer{}, target, ""); err == nil || !strings.Contains(err.Error(), "target return") {
+			t.Errorf("target %g: %v", target, err)
+		}
+		if err := wa.SetTarget(target); err == nil {
+			t.Errorf("SetTarget(%g) accepted", target)
+		}
+	}
+
+	// Non-finite inputs are errors, and so is an output that overflowed.
+	ea, _ := NewDecisionActor(m, Normalizer{}, 1, ContextEpisode)
+	tiny := func(d int) Normalizer { // valid, but (s−mean)/std is ±Inf in float32
+		n := Normalizer{Mean: make([]float64, d), Std: make([]float64, d)}
+		for i := range n.Std {
+			n.Std[i] = 1e-300
+		}
+		return n
+	}
+	ta, _ := NewDecisionActor(m, tiny(cfg.ObsDim), 1, ContextWindow)
+	tm, _ := NewMLPActor(mlp, tiny(mlp.ObsDim()))
+	for _, a := range []Policy{wa, ea, ma} {
+		a.Reset(2)
+		obs, act := make([]float64, 2*a.ObsDim()), make([]float64, 2*a.ActDim())
+		obs[a.ObsDim()+1] = math.Inf(-1)
+		if err := a.Act(obs, make([]float64, 2), act); err == nil || !strings.Contains(err.Error(), "observation 1 of env 1 is -Inf") {
+			t.Errorf("%T: Inf observation: %v", a, err)
+		}
+		obs[a.ObsDim()+1] = 0
+		if err := a.Act(obs, []float64{0, math.NaN()}, act); err == nil || !strings.Contains(err.Error(), "reward of env 1 is NaN") {
+			t.Errorf("%T: NaN reward: %v", a, err)
+		}
+	}
+	for _, a := range []Policy{ta, tm} {
+		a.Reset(1)
+		obs := make([]float64, a.ObsDim())
+		obs[0] = 1
+		if err := a.Act(obs, []float64{0}, make([]float64, a.ActDim())); !errors.Is(err, ErrNonFiniteAction) {
+			t.Errorf("%T: overflowing normalised input: %v, want ErrNonFiniteAction", a, err)
+		}
 	}
 }
 
