@@ -8,12 +8,13 @@ import (
 	"maps"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/scigolib/hdf5"
+
+	"github.com/minrl/minrl/internal/atomicfile"
 )
 
 // HDF5 keys of the D4RL layout and of minrl's additions.
@@ -498,39 +499,7 @@ func save(path string, d *Dataset, opt SaveOptions) (err error) {
 			return fmt.Errorf("metadata key %q is reserved: set the Metadata field instead", k)
 		}
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	tmp.Close()
-	defer func() {
-		if err != nil {
-			os.Remove(tmpName)
-		}
-	}()
-	if err := writeH5(tmpName, d, opt, extra); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(tmpName, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmpName, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmpName, path)
+	return atomicfile.WriteNamed(path, func(tmp string) error { return writeH5(tmp, d, opt, extra) })
 }
 
 func writeH5(path string, d *Dataset, opt SaveOptions, extra []string) (err error) {

@@ -7,8 +7,8 @@ import (
 	"image/draw"
 	"image/gif"
 	"io"
-	"os"
-	"path/filepath"
+
+	"github.com/minrl/minrl/internal/atomicfile"
 )
 
 // Renderer is implemented by environments that can draw their current
@@ -32,29 +32,5 @@ func WriteGIF(path string, frames []*image.RGBA, delayCS int) error {
 		g.Image = append(g.Image, p)
 		g.Delay = append(g.Delay, delayCS)
 	}
-	return writeAtomic(path, func(w io.Writer) error { return gif.EncodeAll(w, g) })
-}
-
-// writeAtomic writes through a temporary file and a rename.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = write(f); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, func(w io.Writer) error { return gif.EncodeAll(w, g) })
 }

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/binary"
@@ -11,13 +10,13 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/minrl/minrl/internal/atomicfile"
 	"github.com/minrl/minrl/nn"
 )
 
@@ -384,37 +383,16 @@ func Encode(w io.Writer, m Model, info Info, extra []nn.NamedTensor) error {
 // Save writes a checkpoint file atomically: to a temporary file in the same
 // directory, synced, then renamed over path, so a crash leaves either the
 // old file or the new one.
-func Save(path string, m Model, info Info, extra []nn.NamedTensor) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("policy: checkpoint: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = Encode(bw, m, info, extra); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
+func Save(path string, m Model, info Info, extra []nn.NamedTensor) error {
+	var encodeErr error
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		encodeErr = Encode(w, m, info, extra)
+		return encodeErr
+	})
+	if err != nil && encodeErr == nil {
 		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
 	}
-	if err = f.Chmod(0o644); err != nil { // CreateTemp makes files 0600
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("policy: checkpoint %s: %w", path, err)
-	}
-	return nil
+	return err
 }
 
 // Load reads and validates a checkpoint file and rebuilds its model.

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/internal/atomicfile"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/policy"
 )
@@ -59,20 +59,7 @@ func (a *Agent) Save(path, env string, step int, ret float64) error {
 	if err := policy.WriteSafetensors(&buf, tensors, map[string]string{"minrl.ppo": string(js)}); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFile(path, buf.Bytes())
 }
 
 func (a *Agent) hidden() []int {

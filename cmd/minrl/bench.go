@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/minrl/minrl/configs"
+	"github.com/minrl/minrl/internal/atomicfile"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/runners"
 )
@@ -71,7 +72,7 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 			}
 			header := fmt.Sprintf("Command: `%s`\n\nGEMM %s, GOMAXPROCS %d, %s, %s/%s. Median of %d timed steps after a warm-up.\n\n",
 				commandLine(), nn.CurrentGemm().Name(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cfg.Repeats)
-			if err := writeFile(filepath.Join(out, "speed.md"), []byte(header+table.String())); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(out, "speed.md"), []byte(header+table.String())); err != nil {
 				return err
 			}
 			js, err := json.MarshalIndent(map[string]any{
@@ -81,7 +82,7 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 			if err != nil {
 				return err
 			}
-			if err := writeFile(filepath.Join(out, "speed.json"), js); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(out, "speed.json"), js); err != nil {
 				return err
 			}
 			png := filepath.Join(out, "speed.png")
@@ -185,12 +186,4 @@ func buildInfo() map[string]string {
 		}
 	}
 	return info
-}
-
-func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -5,7 +5,6 @@ import (
 	"image/color"
 	"io"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/minrl/minrl/data"
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/internal/atomicfile"
 )
 
 func newDatasetCmd() *cobra.Command {
@@ -188,23 +188,10 @@ func plotReturns(rets []float64, bins int, title, path string) error {
 	if err != nil {
 		return err
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
+	return atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := wt.WriteTo(w); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
 		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := wt.WriteTo(tmp); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+		return nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/internal/atomicfile"
 	"github.com/minrl/minrl/policy"
 )
 
@@ -132,15 +134,8 @@ func writeFrames(dir string, frames []*image.RGBA) error {
 		return err
 	}
 	for i, fr := range frames {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("frame%05d.png", i)))
-		if err != nil {
-			return err
-		}
-		if err := png.Encode(f, fr); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
+		path := filepath.Join(dir, fmt.Sprintf("frame%05d.png", i))
+		if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, fr) }); err != nil {
 			return err
 		}
 	}
