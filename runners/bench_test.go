@@ -121,6 +121,31 @@ func TestCollectMakesEveryDataset(t *testing.T) {
 	}
 }
 
+// Bad collect configs fail before any PPO training, naming what is wrong.
+func TestCollectRejectsBadConfigs(t *testing.T) {
+	good := CollectConfig{Env: "Pendulum-v1", Transitions: 450, RefEpisodes: 2, Kinds: AllKinds, Out: t.TempDir(),
+		Seed: 3, MediumFraction: 1.0 / 3, PPO: ppoTestConfig()}
+	for want, edit := range map[string]func(*CollectConfig){
+		"gzip level 12":         func(c *CollectConfig) { c.Gzip = 12 },
+		"gzip level -1":         func(c *CollectConfig) { c.Gzip = -1 },
+		`dataset name "../x"`:   func(c *CollectConfig) { c.Name = "../x" },
+		"transitions 0":         func(c *CollectConfig) { c.Transitions = 0 },
+		`unknown dataset kind`:  func(c *CollectConfig) { c.Kinds = []string{"medium", "best"} },
+		"medium fraction 1":     func(c *CollectConfig) { c.MediumFraction = 1 },
+		"no output directory":   func(c *CollectConfig) { c.Out = "" },
+		"reference episodes -1": func(c *CollectConfig) { c.RefEpisodes = -1 },
+	} {
+		c := good
+		edit(&c)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // a config that passed would stop at once, not train
+		_, err := Collect(ctx, c, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v", want, err)
+		}
+	}
+}
+
 func ppoTestConfig() ppo.Config {
 	c := ppo.DefaultConfig("Pendulum-v1")
 	c.NumEnvs, c.NumSteps, c.TotalSteps, c.Minibatches, c.Epochs = 2, 200, 2*200*4, 2, 2

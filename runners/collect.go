@@ -108,6 +108,13 @@ func (c *CollectConfig) validate() error {
 	if c.Out == "" {
 		errs = append(errs, errors.New("no output directory"))
 	}
+	// Checked here, not when the files are written after hours of PPO.
+	if c.Gzip < 0 || c.Gzip > 9 {
+		errs = append(errs, fmt.Errorf("gzip level %d, want 0-9", c.Gzip))
+	}
+	if c.Name != "" && (strings.ContainsAny(c.Name, `/\`) || c.Name == "." || c.Name == "..") {
+		errs = append(errs, fmt.Errorf("dataset name %q: want a file name prefix, not a path", c.Name))
+	}
 	if !(c.MediumFraction > 0 && c.MediumFraction < 1) {
 		errs = append(errs, fmt.Errorf("medium fraction %g, want in (0, 1)", c.MediumFraction))
 	}
