@@ -1,9 +1,11 @@
 package runners
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -42,6 +44,77 @@ type runSummary struct {
 	DataScore    *float64 `json:"dataset_score"`
 	WallSeconds  float64  `json:"wall_seconds"`
 	TrainSeconds float64  `json:"train_seconds"`
+
+	path     string            // of the summary.json
+	settings map[string]string // the config's keys (flattened) and their JSON values
+}
+
+// variant names a run's table column: the model kind, and the context
+// when it is the whole episode.
+func (r runSummary) variant() string {
+	if r.Config.Model.Context == "episode" {
+		return r.Config.Model.Kind + " (episode)"
+	}
+	return r.Config.Model.Kind
+}
+
+// notSettings are config keys that may differ between runs of one table
+// cell: they change neither what is trained nor how it is scored.
+var notSettings = []string{"name", "out", "train.seed", "train.checkpoint_every", "train.log_every"}
+
+// flatten lists a JSON object's leaves as dotted keys and JSON values.
+func flatten(prefix string, v any, into map[string]string) {
+	if m, ok := v.(map[string]any); ok {
+		for k, x := range m {
+			flatten(prefix+k+".", x, into)
+		}
+		return
+	}
+	key := strings.TrimSuffix(prefix, ".")
+	if slices.Contains(notSettings, key) {
+		return
+	}
+	b, _ := json.Marshal(v)
+	into[key] = string(b)
+}
+
+// checkComparable makes sure that every table cell averages like with
+// like: its runs differ only in the seed, and no seed is counted twice.
+// (Pointing the table at a parent of two grids would otherwise mix, say,
+// batch sizes into one mean.)
+func checkComparable(runs []runSummary) error {
+	type key struct{ data, model string }
+	first := map[key]runSummary{}
+	seeds := map[key]map[uint64]string{}
+	for _, r := range runs {
+		k := key{r.Config.Dataset, r.variant()}
+		f, ok := first[k]
+		if !ok {
+			first[k], seeds[k] = r, map[uint64]string{r.Config.Train.Seed: r.path}
+			continue
+		}
+		var diff []string
+		for _, name := range slices.Sorted(maps.Keys(f.settings)) {
+			if f.settings[name] != r.settings[name] {
+				diff = append(diff, fmt.Sprintf("%s (%s vs %s)", name, f.settings[name], cmp.Or(r.settings[name], "absent")))
+			}
+		}
+		for name := range r.settings {
+			if _, ok := f.settings[name]; !ok {
+				diff = append(diff, fmt.Sprintf("%s (absent vs %s)", name, r.settings[name]))
+			}
+		}
+		if len(diff) > 0 {
+			return fmt.Errorf("%s and %s would share the cell (%s, %s) but their configs differ in %s: tabulate them from separate directories",
+				f.path, r.path, k.data, k.model, strings.Join(diff, ", "))
+		}
+		seed := r.Config.Train.Seed
+		if p, dup := seeds[k][seed]; dup {
+			return fmt.Errorf("%s and %s are both seed %d of (%s, %s): a cell counts each seed once", p, r.path, seed, k.data, k.model)
+		}
+		seeds[k][seed] = r.path
+	}
+	return nil
 }
 
 // ResultsTable reads every summary.json under dir (one run per directory)
@@ -59,9 +132,17 @@ func ResultsTable(w io.Writer, dir string) error {
 			return err
 		}
 		var s runSummary
+		var raw struct {
+			Config map[string]any `json:"config"`
+		}
 		if err := json.Unmarshal(data, &s); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		s.path, s.settings = path, map[string]string{}
+		flatten("", raw.Config, s.settings)
 		runs = append(runs, s)
 		return nil
 	})
@@ -71,6 +152,9 @@ func ResultsTable(w io.Writer, dir string) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("no summary.json under %s", dir)
 	}
+	if err := checkComparable(runs); err != nil {
+		return err
+	}
 	type key struct{ data, model string }
 	last, best := map[key][]float64{}, map[key][]float64{}
 	wall, train := map[string][]float64{}, map[string][]float64{}
@@ -78,10 +162,7 @@ func ResultsTable(w io.Writer, dir string) error {
 	steps := map[int]bool{}
 	var datasets, models []string
 	for _, r := range runs {
-		m := r.Config.Model.Kind
-		if r.Config.Model.Context == "episode" {
-			m += " (episode)"
-		}
+		m := r.variant()
 		k := key{r.Config.Dataset, m}
 		if r.Last.Score != nil {
 			last[k] = append(last[k], *r.Last.Score)

@@ -2,6 +2,7 @@ package runners
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -70,6 +71,34 @@ func TestResultsTableAveragesByKindOfData(t *testing.T) {
 	}
 	if strings.Contains(out, "Whole-episode minus window") {
 		t.Errorf("gap table without whole-episode runs:\n%s", out)
+	}
+}
+
+// A cell averages runs that differ only in the seed (and where they wrote),
+// each seed once.
+func TestResultsTableRefusesToMixConfigs(t *testing.T) {
+	run := func(seed, batch int, out string) string {
+		return `{"config":{"dataset":"hopper-medium","out":"` + out + `","model":{"kind":"mingru","context":"episode"},"train":{"seed":` + itoa(seed) +
+			`,"steps":10,"batch":` + itoa(batch) + `,"log_every":` + itoa(seed) + `}},"last":{"score":1},"best":{"score":1}}`
+	}
+	for name, tc := range map[string]struct {
+		second string
+		want   string // "" for no error
+	}{
+		"seeds":      {run(2, 2, "runs/b"), ""},
+		"batch":      {run(2, 5, "runs/b"), "configs differ in train.batch (2 vs 5)"},
+		"same-seed":  {run(1, 2, "runs/b"), "are both seed 1 of (hopper-medium, mingru (episode))"},
+		"extra-key":  {strings.Replace(run(2, 2, "b"), `"steps":10`, `"steps":10,"warmup":3`, 1), "train.warmup (absent vs 3)"},
+		"lacks-key":  {strings.Replace(run(2, 2, "b"), `"batch":2,`, ``, 1), "train.batch (2 vs absent)"},
+		"other-cell": {strings.Replace(run(1, 5, "b"), `"episode"`, `"window"`, 1), ""},
+	} {
+		dir := t.TempDir()
+		writeSummary(dir, "a", run(1, 2, "runs/a"))
+		writeSummary(dir, "b", tc.second)
+		err := ResultsTable(io.Discard, dir)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: error %v, want %q", name, err, tc.want)
+		}
 	}
 }
 

@@ -15,7 +15,9 @@ func newResultsCmd() *cobra.Command {
 table with one row per dataset and one column per model (context mode included), of the
 last checkpoint's and of the best checkpoint's normalised score, mean ± std over seeds; then
 the last checkpoint's averages by kind of data (medium, medium-replay, ...), whole-episode minus
-window mode per dataset for the recurrent models, and the median time per run of each model.`,
+window mode per dataset for the recurrent models, and the median time per run of each model.
+The runs of one cell must differ only in train.seed (and name, out, log and checkpoint
+intervals), each seed once; anything else is an error that names both runs.`,
 		Example: "  minrl results docs/results/runs --out table.md",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
