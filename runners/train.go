@@ -1,7 +1,6 @@
 package runners
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -895,8 +894,9 @@ func rewriteJSONL[T any](path string, recs []T) error {
 }
 
 // readJSONL reads the records of a JSON-lines log up to step maxStep; a
-// missing file is empty, and a torn last line (a crash mid-write) is
-// dropped.
+// missing file is empty, and a torn last line (a crash mid-write: no
+// newline yet) is dropped. Any other bad line is an error, since resuming
+// rewrites the log and would lose every record after it.
 func readJSONL[T interface{ step() int }](path string, maxStep int) ([]T, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -905,12 +905,17 @@ func readJSONL[T interface{ step() int }](path string, maxStep int) ([]T, error)
 		return nil, err
 	}
 	var out []T
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
+	lines := bytes.Split(b, []byte("\n"))
+	for i, line := range lines {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
 		var r T
-		if json.Unmarshal(sc.Bytes(), &r) != nil {
-			break
+		if err := json.Unmarshal(line, &r); err != nil {
+			if i == len(lines)-1 {
+				break
+			}
+			return nil, fmt.Errorf("%s line %d is damaged (%v): move the file away to resume without it", path, i+1, err)
 		}
 		if r.step() <= maxStep {
 			out = append(out, r)

@@ -570,3 +570,36 @@ func TestTrainSaysHowToMakeAMissingDataset(t *testing.T) {
 		t.Errorf("missing dataset: %v", err)
 	}
 }
+
+// A log's torn last line (a crash mid-write) is dropped; a damaged line
+// before others is an error, since resuming rewrites the log.
+func TestReadJSONLDropsOnlyATornLastLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "evals.jsonl")
+	good := `{"step":1}` + "\n" + `{"step":2}` + "\n" + `{"step":3}` + "\n"
+	for name, tc := range map[string]struct {
+		data  string
+		steps []int
+		err   string
+	}{
+		"whole":       {good, []int{1, 2}, ""}, // maxStep 2
+		"torn":        {good + `{"st`, []int{1, 2}, ""},
+		"damaged":     {`{"step":1}` + "\n" + `{"st` + "\n" + `{"step":2}` + "\n", nil, "line 2 is damaged"},
+		"blank-lines": {"\n" + `{"step":1}` + "\n\n", []int{1}, ""},
+	} {
+		os.WriteFile(path, []byte(tc.data), 0o644)
+		pts, err := readJSONL[EvalPoint](path, 2)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want %q", name, err, tc.err)
+			}
+			continue
+		}
+		var steps []int
+		for _, p := range pts {
+			steps = append(steps, p.Step)
+		}
+		if err != nil || !slices.Equal(steps, tc.steps) {
+			t.Errorf("%s: steps %v, %v; want %v", name, steps, err, tc.steps)
+		}
+	}
+}
