@@ -1,7 +1,9 @@
 // Package configs holds minrl's run configurations: YAML presets embedded
-// in the binary, merged with a user's file, command-line flags and MINRL_*
-// environment variables through viper (in that order of precedence, flags
-// highest). Unknown keys and bad values are errors that name the key.
+// in the binary, then a user's file, then MINRL_* environment variables,
+// then command-line flags, merged through viper; each overrides the ones
+// before it (flags highest). Unknown keys and bad values are errors that
+// name the key, and values are never silently converted (1.7 is not an
+// integer, 1 is not a boolean).
 //
 // A preset is named <env>-<dataset>-<model>, for example
 // hopper-medium-mingru or walker2d-medium-replay-dt: it merges base.yaml,
@@ -15,13 +17,18 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path"
+	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 //go:embed base.yaml env/*.yaml model/*.yaml
@@ -95,6 +102,11 @@ type Source struct {
 var NonConfigEnv = []string{"MINRL_DATA_DIR"}
 
 // Load builds and validates a Run.
+//
+// Everything below the flags goes into viper's config layer, merged in
+// order, so each source overrides the ones before it; flags are bound with
+// BindPFlag, which viper ranks above that layer. (viper's Set would rank
+// above the flags.)
 func Load(src Source) (Run, error) {
 	v := viper.New()
 	v.SetConfigType("yaml")
@@ -107,12 +119,12 @@ func Load(src Source) (Run, error) {
 		}
 	}
 	if src.File != "" {
-		v.SetConfigFile(src.File)
-		if err := v.MergeInConfig(); err != nil {
+		if err := mergeFile(v, src.File); err != nil {
 			return Run{}, fmt.Errorf("config %s: %w", src.File, err)
 		}
 	}
 	keys := v.AllKeys()
+	env := map[string]any{} // train.steps=500 as {train: {steps: "500"}}
 	for _, kv := range src.Env {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(name, "MINRL_") || slices.Contains(NonConfigEnv, name) {
@@ -122,7 +134,19 @@ func Load(src Source) (Run, error) {
 		if !slices.Contains(keys, key) {
 			return Run{}, fmt.Errorf("environment variable %s: no config key %q (keys: %s)", name, key, strings.Join(keys, ", "))
 		}
-		v.Set(key, value)
+		if section, leaf, ok := strings.Cut(key, "."); ok {
+			m, _ := env[section].(map[string]any)
+			if m == nil {
+				m = map[string]any{}
+				env[section] = m
+			}
+			m[leaf] = value
+		} else {
+			env[key] = value
+		}
+	}
+	if err := v.MergeConfigMap(env); err != nil {
+		return Run{}, err
 	}
 	for key, f := range src.Flags {
 		if f != nil && f.Changed {
@@ -132,7 +156,8 @@ func Load(src Source) (Run, error) {
 		}
 	}
 	var run Run
-	if err := v.UnmarshalExact(&run); err != nil {
+	strict := func(c *mapstructure.DecoderConfig) { c.WeaklyTypedInput = false }
+	if err := v.UnmarshalExact(&run, viper.DecodeHook(mapstructure.DecodeHookFuncType(strictHook)), strict); err != nil {
 		return Run{}, fmt.Errorf("config: %w", err)
 	}
 	if run.Name == "" {
@@ -168,8 +193,153 @@ func applyPreset(v *viper.Viper, name string) error {
 	if err := mergeEmbedded(v, "model/"+model+".yaml"); err != nil {
 		return err
 	}
-	v.Set("dataset", env+"-"+dataset)
-	return nil
+	// Into the config layer, so a file's dataset: overrides it.
+	return v.MergeConfigMap(map[string]any{"dataset": env + "-" + dataset})
+}
+
+// mergeFile merges a user's YAML file. viper's merge silently drops a
+// scalar written over a section (train: 5), so each section must hold a
+// mapping (or nothing).
+func mergeFile(v *viper.Viper, name string) error {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	run := reflect.TypeFor[Run]()
+	for i := range run.NumField() {
+		f := run.Field(i)
+		if f.Type.Kind() != reflect.Struct {
+			continue
+		}
+		for k, val := range m {
+			_, isMap := val.(map[string]any)
+			if strings.EqualFold(k, f.Tag.Get("mapstructure")) && val != nil && !isMap {
+				return fmt.Errorf("%s: %v, want a mapping of %s settings", k, val, k)
+			}
+		}
+	}
+	return v.MergeConfigMap(m)
+}
+
+// strictHook decodes values without mapstructure's weak typing, which
+// truncates 1.7 to 1 and reads true as 1 and 1 as true. Strings (from
+// MINRL_* variables and flags) are parsed into the field's kind; numbers
+// must fit it exactly; a comma-separated string fills a list, as viper's
+// default hook does (MINRL_EVAL_TARGETS=3600,1800). mapstructure prefixes
+// the errors with the key.
+func strictHook(from, to reflect.Type, data any) (any, error) {
+	in, out := reflect.ValueOf(data), reflect.New(to).Elem()
+	var want string
+	switch {
+	case to.Kind() == reflect.Slice:
+		if s, ok := data.(string); ok {
+			if s == "" {
+				return []string{}, nil
+			}
+			parts := strings.Split(s, ",")
+			for i := range parts {
+				parts[i] = strings.TrimSpace(parts[i])
+			}
+			return parts, nil
+		}
+		if from.Kind() == reflect.Slice {
+			return data, nil
+		}
+		want = "a list"
+	case to.Kind() == reflect.String:
+		if from.Kind() == reflect.String {
+			return data, nil
+		}
+		want = "a string"
+	case to.Kind() == reflect.Bool:
+		if from.Kind() == reflect.Bool {
+			return data, nil
+		}
+		if s, ok := data.(string); ok {
+			if b, err := strconv.ParseBool(s); err == nil {
+				return b, nil
+			}
+		}
+		want = "true or false"
+	case out.CanInt():
+		if i, ok := asInt(in); ok && !out.OverflowInt(i) {
+			out.SetInt(i)
+			return out.Interface(), nil
+		}
+		want = "an integer (" + to.String() + ")"
+	case out.CanUint():
+		if u, ok := asUint(in); ok && !out.OverflowUint(u) {
+			out.SetUint(u)
+			return out.Interface(), nil
+		}
+		want = "an integer >= 0 (" + to.String() + ")"
+	case out.CanFloat():
+		if f, ok := asFloat(in); ok && !out.OverflowFloat(f) {
+			out.SetFloat(f)
+			return out.Interface(), nil
+		}
+		want = "a number"
+	default: // sections: mapstructure checks them
+		return data, nil
+	}
+	if from.Kind() == reflect.String {
+		return nil, fmt.Errorf("%q, want %s", data, want)
+	}
+	return nil, fmt.Errorf("%v, want %s", data, want)
+}
+
+// asInt returns a whole number, or a string spelling one, as an int64.
+func asInt(in reflect.Value) (int64, bool) {
+	switch {
+	case in.Kind() == reflect.String:
+		i, err := strconv.ParseInt(in.String(), 10, 64)
+		return i, err == nil
+	case in.CanInt():
+		return in.Int(), true
+	case in.CanUint():
+		return int64(in.Uint()), in.Uint() <= math.MaxInt64
+	case in.CanFloat():
+		f := in.Float() // NaN fails f == Trunc(f); ±Inf the range
+		return int64(f), f == math.Trunc(f) && f >= -0x1p63 && f < 0x1p63
+	}
+	return 0, false
+}
+
+// asUint returns a whole number >= 0, or a string spelling one, as a uint64.
+func asUint(in reflect.Value) (uint64, bool) {
+	switch {
+	case in.Kind() == reflect.String:
+		u, err := strconv.ParseUint(in.String(), 10, 64)
+		return u, err == nil
+	case in.CanInt():
+		return uint64(in.Int()), in.Int() >= 0
+	case in.CanUint():
+		return in.Uint(), true
+	case in.CanFloat():
+		f := in.Float()
+		return uint64(f), f == math.Trunc(f) && f >= 0 && f < 0x1p64
+	}
+	return 0, false
+}
+
+// asFloat returns a number, or a string spelling one, as a float64.
+func asFloat(in reflect.Value) (float64, bool) {
+	switch {
+	case in.Kind() == reflect.String:
+		f, err := strconv.ParseFloat(in.String(), 64)
+		return f, err == nil
+	case in.CanInt():
+		return float64(in.Int()), true
+	case in.CanUint():
+		return float64(in.Uint()), true
+	case in.CanFloat():
+		return in.Float(), true
+	}
+	return 0, false
 }
 
 // ParsePreset splits a preset name into its env, dataset kind and model.
@@ -258,9 +428,14 @@ func (r Run) Validate() error {
 	if !slices.Contains([]string{"relu", "gelu", "tanh"}, m.Activation) {
 		bad("model.activation", m.Activation, "relu, gelu or tanh")
 	}
-	if !(m.Expansion > 0) || math.IsInf(m.Expansion, 0) {
-		bad("model.expansion", m.Expansion, "> 0")
+	// Non-finite floats are refused here, naming the key, rather than
+	// failing later (summary.json cannot hold +Inf).
+	finite := func(key string, x float64, min string, ok bool) {
+		if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
+			bad(key, x, "finite and "+min)
+		}
 	}
+	finite("model.expansion", m.Expansion, "> 0", m.Expansion > 0)
 	for _, h := range m.Hidden {
 		if h < 1 {
 			bad("model.hidden", m.Hidden, "positive sizes")
@@ -270,21 +445,15 @@ func (r Run) Validate() error {
 	t := r.Train
 	positive("train.steps", t.Steps)
 	positive("train.batch", t.Batch)
-	if !(t.LR > 0) || math.IsInf(t.LR, 0) {
-		bad("train.lr", t.LR, "> 0")
-	}
-	if !(t.WeightDecay >= 0) {
-		bad("train.weight_decay", t.WeightDecay, ">= 0")
-	}
+	finite("train.lr", t.LR, "> 0", t.LR > 0)
+	finite("train.weight_decay", t.WeightDecay, ">= 0", t.WeightDecay >= 0)
 	if t.Warmup < 0 {
 		bad("train.warmup", t.Warmup, ">= 0")
 	}
 	if !slices.Contains([]string{"constant", "cosine"}, t.Schedule) {
 		bad("train.schedule", t.Schedule, "constant or cosine")
 	}
-	if !(t.GradClip > 0) {
-		bad("train.grad_clip", t.GradClip, "> 0")
-	}
+	finite("train.grad_clip", t.GradClip, "> 0", t.GradClip > 0)
 	if t.EvalEvery < 0 || t.CheckpointEvery < 0 || t.LogEvery < 0 {
 		bad("train.eval_every/checkpoint_every/log_every", []int{t.EvalEvery, t.CheckpointEvery, t.LogEvery}, ">= 0")
 	}
@@ -298,9 +467,7 @@ func (r Run) Validate() error {
 			break
 		}
 	}
-	if !(e.RTGScale > 0) {
-		bad("eval.rtg_scale", e.RTGScale, "> 0")
-	}
+	finite("eval.rtg_scale", e.RTGScale, "> 0", e.RTGScale > 0)
 	positive("eval.episodes", e.Episodes)
 	return errors.Join(errs...)
 }

@@ -38,11 +38,13 @@ func (c Config) Validate() error {
 	if c.Batch < 1 {
 		errs = append(errs, fmt.Errorf("batch %d < 1", c.Batch))
 	}
+	// Every float is checked finite here: nn.NewAdamW panics on a
+	// non-finite weight decay, and New should return an error instead.
 	if !(c.LR > 0) || math.IsInf(c.LR, 0) {
-		errs = append(errs, fmt.Errorf("lr %g, want > 0", c.LR))
+		errs = append(errs, fmt.Errorf("lr %g, want finite and > 0", c.LR))
 	}
-	if !(c.WeightDecay >= 0) {
-		errs = append(errs, fmt.Errorf("weight decay %g < 0", c.WeightDecay))
+	if !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0) {
+		errs = append(errs, fmt.Errorf("weight decay %g, want finite and >= 0", c.WeightDecay))
 	}
 	if c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("warmup %d < 0", c.Warmup))
@@ -50,8 +52,8 @@ func (c Config) Validate() error {
 	if c.Schedule != "constant" && c.Schedule != "cosine" {
 		errs = append(errs, fmt.Errorf("schedule %q, want constant or cosine", c.Schedule))
 	}
-	if !(c.GradClip > 0) {
-		errs = append(errs, fmt.Errorf("grad clip %g, want > 0", c.GradClip))
+	if !(c.GradClip > 0) || math.IsInf(c.GradClip, 0) {
+		errs = append(errs, fmt.Errorf("grad clip %g, want finite and > 0", c.GradClip))
 	}
 	return errors.Join(errs...)
 }
