@@ -631,6 +631,11 @@ func (j *trainJob) resume(path string) error {
 		return fmt.Errorf("%w: %s was trained on other data (dataset %s, SHA-256 %.12s…; now %s, %.12s…); use another output directory, or overwrite to start afresh",
 			ErrConfigMismatch, path, meta[MetaDataset], meta[MetaDatasetSHA], j.dsPath, j.dsSHA)
 	}
+	// The hash covers the arrays, not a normaliser stored beside them.
+	if !slices.Equal(ck.Norm.Mean, j.norm.Mean) || !slices.Equal(ck.Norm.Std, j.norm.Std) {
+		return fmt.Errorf("%w: %s normalises states with other statistics than dataset %s now gives; use another output directory, or overwrite to start afresh",
+			ErrConfigMismatch, path, j.dsPath)
+	}
 	bad := func(key string, err error) error {
 		return fmt.Errorf("cannot resume from %s: metadata %s: %v", path, key, err)
 	}

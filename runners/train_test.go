@@ -386,6 +386,37 @@ func TestTrainRefusesAnotherConfig(t *testing.T) {
 	}
 }
 
+// The dataset hash covers the arrays; a normaliser stored beside them that
+// changed between the runs is caught too.
+func TestTrainRefusesAnotherStoredNormaliser(t *testing.T) {
+	run := tinyRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	d, err := dataset.Load(writeDataset(t, 40, 3, 1, 0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Dataset = filepath.Join(t.TempDir(), "normed.hdf5")
+	save := func(std float64) {
+		d.Norm = &dataset.Normalizer{Mean: []float64{0, 0, 0}, Std: []float64{1, std, 1}}
+		if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(1)
+	if _, err := Train(context.Background(), run, noPlots); err != nil {
+		t.Fatal(err)
+	}
+	save(2) // running a finished run again resumes it at its last step
+
+	if _, err := Train(context.Background(), run, noPlots); !errors.Is(err, ErrConfigMismatch) || !strings.Contains(err.Error(), "normalises states") {
+		t.Errorf("resume with another stored normaliser: %v", err)
+	}
+	save(1)
+	if res, err := Train(context.Background(), run, noPlots); err != nil || res.ResumedFrom != 2 {
+		t.Errorf("resume with the same normaliser: %v", err)
+	}
+}
+
 // writeDataset saves a synthetic dataset of n steps (episodes of 10) with
 // the given sizes and actions.
 func writeDataset(t *testing.T, n, obsDim, actDim int, action float32) string {
