@@ -17,18 +17,20 @@ require (
 	gorgonia.org/tensor v0.9.23
 )
 
-require github.com/ByteArena/box2d v1.0.2
+require (
+	github.com/ByteArena/box2d v1.0.2
+	github.com/go-viper/mapstructure/v2 v2.4.0
+	go.yaml.in/yaml/v3 v3.0.5
+)
 
 require (
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
-	github.com/go-viper/mapstructure/v2 v2.4.0 // indirect
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/sagikazarmark/locafero v0.11.0 // indirect
 	github.com/sourcegraph/conc v0.3.1-0.20240121214520-5f936abd7ae8 // indirect
 	github.com/spf13/afero v1.15.0 // indirect
 	github.com/spf13/cast v1.10.0 // indirect
 	github.com/subosito/gotenv v1.6.0 // indirect
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )
 
 require (

@@ -295,35 +295,50 @@ func strictHook(from, to reflect.Type, data any) (any, error) {
 // asInt returns a whole number, or a string spelling one, as an int64.
 func asInt(in reflect.Value) (int64, bool) {
 	switch {
-	case in.Kind() == reflect.String:
-		i, err := strconv.ParseInt(in.String(), 10, 64)
-		return i, err == nil
+	case in.Kind() == reflect.String: // "100000", or "1e5" as in a file
+		if i, err := strconv.ParseInt(in.String(), 10, 64); err == nil {
+			return i, true
+		}
+		f, err := strconv.ParseFloat(in.String(), 64)
+		return asIntFloat(f, err == nil)
 	case in.CanInt():
 		return in.Int(), true
 	case in.CanUint():
 		return int64(in.Uint()), in.Uint() <= math.MaxInt64
 	case in.CanFloat():
-		f := in.Float() // NaN fails f == Trunc(f); ±Inf the range
-		return int64(f), f == math.Trunc(f) && f >= -0x1p63 && f < 0x1p63
+		return asIntFloat(in.Float(), true)
 	}
 	return 0, false
+}
+
+// asIntFloat returns f as an int64 if it is whole and in range.
+func asIntFloat(f float64, ok bool) (int64, bool) {
+	// NaN fails f == Trunc(f); ±Inf the range.
+	return int64(f), ok && f == math.Trunc(f) && f >= -0x1p63 && f < 0x1p63
 }
 
 // asUint returns a whole number >= 0, or a string spelling one, as a uint64.
 func asUint(in reflect.Value) (uint64, bool) {
 	switch {
 	case in.Kind() == reflect.String:
-		u, err := strconv.ParseUint(in.String(), 10, 64)
-		return u, err == nil
+		if u, err := strconv.ParseUint(in.String(), 10, 64); err == nil {
+			return u, true
+		}
+		f, err := strconv.ParseFloat(in.String(), 64)
+		return asUintFloat(f, err == nil)
 	case in.CanInt():
 		return uint64(in.Int()), in.Int() >= 0
 	case in.CanUint():
 		return in.Uint(), true
 	case in.CanFloat():
-		f := in.Float()
-		return uint64(f), f == math.Trunc(f) && f >= 0 && f < 0x1p64
+		return asUintFloat(in.Float(), true)
 	}
 	return 0, false
+}
+
+// asUintFloat returns f as a uint64 if it is whole and in range.
+func asUintFloat(f float64, ok bool) (uint64, bool) {
+	return uint64(f), ok && f == math.Trunc(f) && f >= 0 && f < 0x1p64
 }
 
 // asFloat returns a number, or a string spelling one, as a float64.

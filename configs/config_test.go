@@ -173,13 +173,13 @@ func TestExactValuesAreAccepted(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(file, []byte("train:\n  steps: 1e5\n  lr: 1\nmodel:\n  conv: true\n  expansion: 2\neval:\n"), 0o644)
 	r, err := Load(Source{Preset: "hopper-medium-mingru", File: file,
-		Env:   []string{"MINRL_EVAL_TARGETS=3600, 1800", "MINRL_MODEL_HIDDEN=64,32", "MINRL_EVAL_SEED=7", "MINRL_TRAIN_WEIGHT_DECAY=0"},
+		Env:   []string{"MINRL_EVAL_TARGETS=3600, 1800", "MINRL_MODEL_HIDDEN=64,32", "MINRL_EVAL_SEED=7", "MINRL_TRAIN_WEIGHT_DECAY=0", "MINRL_TRAIN_WARMUP=2e3"},
 		Flags: map[string]*pflag.Flag{"train.lr": fs.Lookup("lr"), "train.seed": fs.Lookup("seed")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Train.Steps != 100000 || r.Train.LR != 0.002 || r.Train.Seed != math.MaxUint64 || !r.Model.Conv || r.Model.Expansion != 2 ||
-		!slices.Equal(r.Eval.Targets, []float64{3600, 1800}) || !slices.Equal(r.Model.Hidden, []int{64, 32}) || r.Eval.Seed != 7 || r.Train.WeightDecay != 0 {
+		!slices.Equal(r.Eval.Targets, []float64{3600, 1800}) || !slices.Equal(r.Model.Hidden, []int{64, 32}) || r.Eval.Seed != 7 || r.Train.WeightDecay != 0 || r.Train.Warmup != 2000 {
 		t.Errorf("%+v", r)
 	}
 }
