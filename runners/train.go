@@ -64,6 +64,7 @@ const (
 	MetaProgress     = "train.progress"       // JSON: clocks, log accumulators, last evaluated step
 	MetaCommand      = "train.command"        // the command line, when given
 	MetaCheckpointOf = "train.checkpoint"     // "last" or "best"
+	MetaGemm         = "train.gemm"           // the matrix-product backend (nn.Gemm's Name)
 )
 
 // Score kinds: what EvalPoint.Score measures.
@@ -104,8 +105,10 @@ type TrainEvent struct {
 	// Kind "eval": the evaluation, and whether it is the best so far.
 	Eval *EvalPoint
 	Best bool
-	// Kind "checkpoint": the file written.
+	// Kind "checkpoint": the file written; "resume": the file resumed.
 	Path string
+	// Kind "resume": a caveat for the user, or "".
+	Note string
 }
 
 // TargetScore is the evaluation of one target return (bc: one row, Target 0).
@@ -554,7 +557,7 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 	meta := map[string]string{
 		MetaStep: strconv.Itoa(j.tr.Step), MetaOptimStep: strconv.Itoa(j.tr.Opt.StepCount()),
 		MetaRunConfig: j.cfgJSON, MetaConfigSHA: j.cfgSHA, MetaDataset: j.dsPath, MetaDatasetSHA: j.dsSHA,
-		MetaCheckpointOf: which, MetaBestScore: "",
+		MetaCheckpointOf: which, MetaBestScore: "", MetaGemm: nn.CurrentGemm().Name(),
 	}
 	if j.opts.Command != "" {
 		meta[MetaCommand] = j.opts.Command
@@ -714,7 +717,13 @@ func (j *trainJob) resume(path string) error {
 	if err := writeFileAtomic(j.path(FileMetricsCSV), func(w io.Writer) (int64, error) { return csvBuf.WriteTo(w) }); err != nil {
 		return err
 	}
-	j.emit(TrainEvent{Kind: "resume", Step: step, Path: path})
+	ev := TrainEvent{Kind: "resume", Step: step, Path: path}
+	// Another backend (pure Go or OpenBLAS, or OpenBLAS on another CPU
+	// core) rounds differently: the run goes on, but not bit for bit.
+	if was, now := meta[MetaGemm], nn.CurrentGemm().Name(); was != "" && was != now {
+		ev.Note = fmt.Sprintf("the run so far multiplied matrices with %s, this build with %s: the result will not be bit-identical to an uninterrupted run", was, now)
+	}
+	j.emit(ev)
 	return nil
 }
 

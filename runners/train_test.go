@@ -20,6 +20,7 @@ import (
 	"github.com/minrl/minrl/envs"
 	_ "github.com/minrl/minrl/envs/classic"           // Pendulum-v1
 	_ "github.com/minrl/minrl/envs/locomotion/planar" // minrl/Hopper-v0
+	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/policy"
 )
 
@@ -414,6 +415,42 @@ func TestTrainRefusesAnotherStoredNormaliser(t *testing.T) {
 	save(1)
 	if res, err := Train(context.Background(), run, noPlots); err != nil || res.ResumedFrom != 2 {
 		t.Errorf("resume with the same normaliser: %v", err)
+	}
+}
+
+// A resume under another matrix-product backend goes on, with a note that
+// the result will not be bit-identical.
+func TestResumeNotesAnotherGemmBackend(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	if _, err := Train(context.Background(), run, noPlots); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(run.Out, FileLast)
+	resumeNote := func() string {
+		var note string
+		if _, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+			if ev.Kind == "resume" {
+				note = ev.Note
+			}
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		return note
+	}
+	if ck := readCheckpoint(t, last); ck.Meta[MetaGemm] != nn.CurrentGemm().Name() {
+		t.Errorf("checkpoint records GEMM %q, want %q", ck.Meta[MetaGemm], nn.CurrentGemm().Name())
+	}
+	if note := resumeNote(); note != "" {
+		t.Errorf("same backend: note %q", note)
+	}
+	ck := readCheckpoint(t, last)
+	ck.Meta[MetaGemm] = "other/backend"
+	if err := policy.Save(last, ck.Model, ck.Info, ck.Extra); err != nil {
+		t.Fatal(err)
+	}
+	if note := resumeNote(); !strings.Contains(note, "other/backend") || !strings.Contains(note, "not be bit-identical") {
+		t.Errorf("other backend: note %q", note)
 	}
 }
 

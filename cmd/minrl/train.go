@@ -110,6 +110,9 @@ bit). A different config in the same --out is refused unless --overwrite.`,
 					bar.Set(ev.Step)
 					bar.Clear()
 					fmt.Fprintf(errw, "resuming %s at step %d of %d\n", ev.Path, ev.Step, ev.Steps)
+					if ev.Note != "" {
+						fmt.Fprintf(errw, "note: %s\n", ev.Note)
+					}
 				case "step":
 					if ev.Step%10 == 0 {
 						bar.Describe(fmt.Sprintf("train (loss %.4f)", ev.Loss))
