@@ -423,17 +423,20 @@ func (r Run) Validate() error {
 	default:
 		bad("model.context", m.Context, "window or episode")
 	}
-	positive := func(key string, v int) {
-		if v < 1 {
-			bad(key, v, ">= 1")
+	// The upper bounds catch typos (batch: 1e8) with an error that names
+	// the key, before they become an out-of-memory crash; they are far
+	// above anything minrl trains.
+	size := func(key string, v, most int) {
+		if v < 1 || v > most {
+			bad(key, v, fmt.Sprintf("in [1, %d]", most))
 		}
 	}
-	positive("model.k", m.K)
-	positive("model.embed", m.Embed)
-	positive("model.layers", m.Layers)
-	positive("model.heads", m.Heads)
-	positive("model.max_ep_len", m.MaxEpLen)
-	positive("model.conv_kernel", m.ConvKernel)
+	size("model.k", m.K, 4096) // policy.MaxK
+	size("model.embed", m.Embed, 1<<16)
+	size("model.layers", m.Layers, 1024)
+	size("model.heads", m.Heads, 1<<16)
+	size("model.max_ep_len", m.MaxEpLen, 1<<24)
+	size("model.conv_kernel", m.ConvKernel, 1024)
 	if m.Kind == "dt" && m.Heads > 0 && m.Embed%m.Heads != 0 {
 		bad("model.heads", m.Heads, fmt.Sprintf("a divisor of model.embed (%d)", m.Embed))
 	}
@@ -452,14 +455,14 @@ func (r Run) Validate() error {
 	}
 	finite("model.expansion", m.Expansion, "> 0", m.Expansion > 0)
 	for _, h := range m.Hidden {
-		if h < 1 {
-			bad("model.hidden", m.Hidden, "positive sizes")
+		if h < 1 || h > 1<<20 {
+			bad("model.hidden", m.Hidden, "sizes in [1, 1048576]")
 			break
 		}
 	}
 	t := r.Train
-	positive("train.steps", t.Steps)
-	positive("train.batch", t.Batch)
+	size("train.steps", t.Steps, 1<<30)
+	size("train.batch", t.Batch, 1<<16)
 	finite("train.lr", t.LR, "> 0", t.LR > 0)
 	finite("train.weight_decay", t.WeightDecay, ">= 0", t.WeightDecay >= 0)
 	if t.Warmup < 0 {
@@ -483,6 +486,6 @@ func (r Run) Validate() error {
 		}
 	}
 	finite("eval.rtg_scale", e.RTGScale, "> 0", e.RTGScale > 0)
-	positive("eval.episodes", e.Episodes)
+	size("eval.episodes", e.Episodes, 1<<20)
 	return errors.Join(errs...)
 }

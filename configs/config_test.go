@@ -62,6 +62,10 @@ func TestUnknownKeysAndBadValuesNameTheKey(t *testing.T) {
 		{"model:\n  kind: dt\n  context: episode\n", "model.context"},
 		{"model:\n  dropout: 1.5\n", "model.dropout"},
 		{"eval:\n  targets: []\n", "eval.targets"},
+		{"train:\n  batch: 1e8\n", "train.batch: 100000000, want in [1, 65536]"},
+		{"model:\n  k: 0\n", "model.k: 0, want in [1, 4096]"},
+		{"model:\n  hidden: [64, 0]\n", "model.hidden"},
+		{"eval:\n  episodes: 2000000\n", "eval.episodes"},
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		os.WriteFile(file, []byte(tc.yaml), 0o644)

@@ -68,6 +68,11 @@ func TestRenderWritesAGIF(t *testing.T) {
 	if _, err := run(t, "render", "--env", "Nope-v0"); err == nil {
 		t.Error("unknown env accepted")
 	}
+	for _, size := range [][]string{{"--height", "100000000"}, {"--width", "8"}} {
+		if _, err := run(t, append([]string{"render", "--env", "Pendulum-v1", "--out", filepath.Join(dir, "big.gif")}, size...)...); err == nil || !strings.Contains(err.Error(), "16 to 4096 pixels") {
+			t.Errorf("%v: %v", size, err)
+		}
+	}
 }
 
 func TestEnvsList(t *testing.T) {

@@ -42,8 +42,8 @@ func newRenderCmd() *cobra.Command {
 		Example: `  minrl render --env minrl/Hopper-v0 --policy random --out hopper.gif
   minrl render --env Pendulum-v1 --policy runs/pendulum-medium-mingru/best.safetensors --target -150 --out pendulum.gif`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if width < 16 || height < 16 || every < 1 {
-				return fmt.Errorf("need --size of at least 16x16 and --every >= 1")
+			if width < 16 || height < 16 || width > 4096 || height > 4096 || every < 1 {
+				return fmt.Errorf("--width %d --height %d --every %d: want frames of 16 to 4096 pixels a side and --every >= 1", width, height, every)
 			}
 			e, err := envs.Make(env)
 			if err != nil {
