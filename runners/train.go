@@ -592,6 +592,12 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 
 // prepareDir starts afresh or resumes from last.safetensors.
 func (j *trainJob) prepareDir() error {
+	// Temporary files that a killed run's writes left behind (the files
+	// they were to replace are whole).
+	stale, _ := filepath.Glob(filepath.Join(j.run.Out, ".*.tmp*"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
 	last := j.path(FileLast)
 	_, err := os.Stat(last)
 	switch {

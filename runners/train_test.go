@@ -418,6 +418,21 @@ func TestTrainRefusesAnotherStoredNormaliser(t *testing.T) {
 	}
 }
 
+// A killed run's temporary files are removed when the run starts again.
+func TestTrainRemovesStaleTemporaryFiles(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	stale := filepath.Join(run.Out, ".last.safetensors.tmp12345")
+	os.MkdirAll(run.Out, 0o755)
+	os.WriteFile(stale, []byte("half a checkpoint"), 0o644)
+	if _, err := Train(context.Background(), run, noPlots); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file: %v", err)
+	}
+}
+
 // A resume under another matrix-product backend goes on, with a note that
 // the result will not be bit-identical.
 func TestResumeNotesAnotherGemmBackend(t *testing.T) {
