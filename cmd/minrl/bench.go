@@ -37,6 +37,7 @@ func newBenchSpeedCmd() *cobra.Command {
 	var quick bool
 	cmd := &cobra.Command{
 		Use:   "speed",
+		Args:  cobra.NoArgs,
 		Short: "Training-step time of minGRU/minLSTM (parallel) vs GRU/LSTM (sequential)",
 		Long: `Times one training step (forward + backward) of a single layer for each model and
 sequence length, at B=64 and d=128 by default: the paper's runtime figure, measured
@@ -111,6 +112,7 @@ func newBenchScanCmd() *cobra.Command {
 	var elems, repeats int
 	cmd := &cobra.Command{
 		Use:   "scan",
+		Args:  cobra.NoArgs,
 		Short: "Memory bandwidth of the linear scan vs a copy of as many bytes",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if elems < 64*128 || repeats < 1 {

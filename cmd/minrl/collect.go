@@ -18,6 +18,7 @@ func newCollectCmd() *cobra.Command {
 	var hidden []int
 	cmd := &cobra.Command{
 		Use:   "collect",
+		Args:  cobra.NoArgs,
 		Short: "Train a behaviour policy with PPO and make D4RL-style datasets",
 		Long: `Makes an environment's offline datasets the way D4RL made its own: trains an online
 agent (PPO), keeps a snapshot after every update, measures the reference returns of a

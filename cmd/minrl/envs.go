@@ -14,6 +14,7 @@ func newEnvsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "envs", Short: "Built-in environments"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
+		Args:  cobra.NoArgs,
 		Short: "List environment ids, their spaces, time limits and reference returns",
 		Long: `Lists every registered environment. The reference returns define minrl's normalised
 score, 100·(R − random)/(expert − random); they are measured by 'minrl collect' and

@@ -44,6 +44,9 @@ func TestBadFlagsFail(t *testing.T) {
 		{"bench", "speed", "--T", "abc"},
 		{"bench", "scan", "--elems", "10"},
 		{"no-such-command"},
+		{"envs", "list", "extra"},
+		{"render", "--env", "Pendulum-v1", "stray"},
+		{"collect", "--env", "Pendulum-v1", "stray"},
 	} {
 		if _, err := run(t, args...); err == nil {
 			t.Errorf("%v: no error", args)
@@ -100,6 +103,18 @@ func TestRenderWithACheckpoint(t *testing.T) {
 	}
 	if _, err := run(t, "render", "--env", "CartPole-v1", "--policy", ck, "--out", filepath.Join(dir, "c.gif")); err == nil || !strings.Contains(err.Error(), "trained on Pendulum-v1") {
 		t.Errorf("wrong env: %v", err)
+	}
+	// Without stored targets, --target is needed, and 0 (Pendulum's best
+	// return) is a target like any other.
+	if err := policy.Save(ck, m, policy.Info{EnvID: "Pendulum-v1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"render", "--env", "Pendulum-v1", "--policy", ck, "--out", filepath.Join(dir, "p.gif"), "--max-steps", "2", "--width", "32", "--height", "32"}
+	if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), "give --target") {
+		t.Errorf("no stored target, no --target: %v", err)
+	}
+	if _, err := run(t, append(args, "--target", "0")...); err != nil {
+		t.Errorf("--target 0: %v", err)
 	}
 }
 

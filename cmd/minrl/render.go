@@ -38,6 +38,7 @@ func newRenderCmd() *cobra.Command {
 	var target float64
 	cmd := &cobra.Command{
 		Use:   "render",
+		Args:  cobra.NoArgs,
 		Short: "Play one episode and write it as an animated GIF (and PNG frames)",
 		Example: `  minrl render --env minrl/Hopper-v0 --policy random --out hopper.gif
   minrl render --env Pendulum-v1 --policy runs/pendulum-medium-mingru/best.safetensors --target -150 --out pendulum.gif`,
@@ -58,7 +59,11 @@ func newRenderCmd() *cobra.Command {
 			if policyArg == "random" {
 				a = randomActor{space: e.ActionSpace(), rng: rand.New(rand.NewPCG(seed, 1))}
 			} else {
-				if a, err = loadActor(policyArg, env, target); err != nil {
+				var cond *float64 // Pendulum's best return is 0: only an unset flag means "the checkpoint's"
+				if cmd.Flags().Changed("target") {
+					cond = &target
+				}
+				if a, err = loadActor(policyArg, env, cond); err != nil {
 					return err
 				}
 			}
@@ -118,7 +123,7 @@ func newRenderCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&env, "env", "minrl/Hopper-v0", "environment id (minrl envs list)")
 	f.StringVar(&policyArg, "policy", "random", "random, or a policy checkpoint (.safetensors)")
-	f.Float64Var(&target, "target", 0, "return to condition a decision policy on (0: the checkpoint's first target)")
+	f.Float64Var(&target, "target", 0, "return to condition a decision policy on (default: the checkpoint's first target)")
 	f.StringVar(&out, "out", "episode.gif", "animated GIF to write")
 	f.StringVar(&framesDir, "frames", "", "also write every frame as a PNG into this directory")
 	f.Uint64Var(&seed, "seed", 0, "episode seed")
@@ -159,8 +164,8 @@ func (a *policyActor) act(obs []float64, reward float64, action []float64) error
 }
 
 // loadActor loads a policy checkpoint for rendering: a decision model
-// conditioned on target (0: the checkpoint's first target), or a BC MLP.
-func loadActor(path, env string, target float64) (actor, error) {
+// conditioned on *target (nil: the checkpoint's first target), or a BC MLP.
+func loadActor(path, env string, target *float64) (actor, error) {
 	ck, err := policy.Load(path)
 	if err != nil {
 		return nil, err
@@ -168,13 +173,16 @@ func loadActor(path, env string, target float64) (actor, error) {
 	if ck.EnvID != "" && ck.EnvID != env {
 		return nil, fmt.Errorf("%s was trained on %s, not %s", path, ck.EnvID, env)
 	}
-	if _, ok := ck.Model.(*policy.Decision); ok && target == 0 {
+	var cond float64
+	if target != nil {
+		cond = *target
+	} else if _, ok := ck.Model.(*policy.Decision); ok {
 		if len(ck.Targets) == 0 {
 			return nil, fmt.Errorf("%s stores no target return: give --target", path)
 		}
-		target = ck.Targets[0]
+		cond = ck.Targets[0]
 	}
-	p, err := policy.NewActor(ck, target)
+	p, err := policy.NewActor(ck, cond)
 	if err != nil {
 		return nil, err
 	}
