@@ -70,9 +70,21 @@ func gFromExp(u, eu float32) (g, gp float32) {
 	return s, s * (eu * s)
 }
 
-// logG sets lg[j] = log g(u[j]) and returns nothing; lgp (if not nil) gets
+// logG sets lg[j] = log g(u[j]) (any length); lgp (if not nil) gets
 // d log g / du.
 func logG(lg, lgp, u []float32) {
+	for j0 := 0; j0 < len(u); j0 += vblock {
+		j1 := min(j0+vblock, len(u))
+		var p []float32
+		if lgp != nil {
+			p = lgp[j0:j1]
+		}
+		logGBlock(lg[j0:j1], p, u[j0:j1])
+	}
+}
+
+// logGBlock is logG for at most vblock values.
+func logGBlock(lg, lgp, u []float32) {
 	var t [vblock]float32
 	n := len(u)
 	for j, v := range u {

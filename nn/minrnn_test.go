@@ -553,3 +553,34 @@ func TestMinRNNBadInputsPanic(t *testing.T) {
 		})
 	}
 }
+
+// A learned h0 wider than one 512-value block, in log space: its output
+// and every gradient (dh0 included) match the linear-space layer built from
+// the same seed.
+func TestMinRNNLogSpaceWideLearnedH0(t *testing.T) {
+	s := minSpec{dim: 2, inner: 700, learnedH0: true}
+	rng := NewRNG(5)
+	x := randTensor(rng, 1, 2, 3, s.dim)
+	dy := randTensor(rng, 1, 2, 3, s.dim)
+	var outs [2][]float32
+	var grads [2][][]float32
+	for i, logSpace := range []bool{false, true} {
+		l, _ := newMin(s, logSpace, NewRNG(9))
+		outs[i] = slices.Clone(l.Forward(x, nil).Data)
+		l.Backward(dy)
+		for _, p := range l.Params() {
+			grads[i] = append(grads[i], slices.Clone(p.Grad.Data))
+		}
+	}
+	near := func(what string, a, b []float32) {
+		for j := range a {
+			if d := math.Abs(float64(a[j] - b[j])); d > 1e-4*(1+math.Abs(float64(a[j]))) {
+				t.Fatalf("%s[%d]: linear %g, log %g", what, j, a[j], b[j])
+			}
+		}
+	}
+	near("y", outs[0], outs[1])
+	for p := range grads[0] {
+		near(fmt.Sprint("grad ", p), grads[0][p], grads[1][p])
+	}
+}
