@@ -166,7 +166,7 @@ func (j *job) forwardChunked() {
 			prevIn := j.carry[(c-1)*S : c*S]
 			p, l := j.prod[(c-1)*S:c*S], j.local[(c-1)*S:c*S]
 			for k := range in {
-				in[k] = p[k]*prevIn[k] + l[k]
+				in[k] = carried(p[k], prevIn[k], l[k])
 			}
 		case j.h0 != nil:
 			copy(in, j.h0)
@@ -195,6 +195,17 @@ func flushTiny(p float32) float32 {
 		return 0
 	}
 	return p
+}
+
+// carried returns p·c + l, the chunk's result l plus a carry c scaled by
+// the chunk's product of gates p. A zero carry adds nothing even when p
+// overflowed float32 (gates above 1 for a while), where Inf·0 would be NaN
+// and the plain scan gives a finite result.
+func carried(p, c, l float32) float32 {
+	if c == 0 {
+		return l
+	}
+	return p*c + l
 }
 
 // chunkOf maps a chunked work item to its sequence and time range.
@@ -335,7 +346,7 @@ func (j *job) backwardChunked() {
 		next := j.carry[(c+1)*S : (c+2)*S]
 		p, l := j.prod[(c+1)*S:(c+2)*S], j.local[(c+1)*S:(c+2)*S]
 		for k := range out {
-			out[k] = l[k] + p[k]*next[k]
+			out[k] = carried(p[k], next[k], l[k])
 		}
 	}
 	par.For(items, 1, j.bwdApply)

@@ -216,6 +216,68 @@ func TestReferenceBackwardMatchesFiniteDifferences(t *testing.T) {
 	}
 }
 
+// Gates above 1 for a while overflow a chunk's float32 product of gates;
+// with a zero carry that must not turn into NaN (Inf·0), since the plain
+// scan of the same values is finite.
+func TestChunkedSurvivesAnOverflowingProductOfGates(t *testing.T) {
+	d := Dims{1, 4 * ChunkLen, 1}
+	if !chunked(d) {
+		t.Fatal("shape does not exercise the chunked scan")
+	}
+	n := d.Len()
+	a, b, dh := make([]float32, n), make([]float32, n), make([]float32, n)
+	a64, b64, dh64 := make([]float64, n), make([]float64, n), make([]float64, n)
+	// Forward: the state is 0 while a = 2 (2^150 overflows float32), then
+	// a = 0.5 brings the product back below 1.
+	for i := range a {
+		switch {
+		case i < 150:
+			a[i], b[i] = 2, 0
+		case i < 300:
+			a[i], b[i] = 0.5, 1
+		default:
+			a[i], b[i] = 0.9, 1
+		}
+	}
+	// Backward: the adjoint is 0 after the first chunk, whose successor
+	// ends with a = 2 for a while; its product of gates, taken from the
+	// end, overflows too.
+	bwdA := make([]float32, n)
+	for i := range bwdA {
+		switch {
+		case i >= 2*ChunkLen-150 && i <= 2*ChunkLen:
+			bwdA[i] = 2
+		case i >= ChunkLen && i < 2*ChunkLen:
+			bwdA[i] = 0.5
+		default:
+			bwdA[i] = 0.9
+		}
+		if i < ChunkLen {
+			dh[i] = 1
+		}
+	}
+	for i := range a {
+		a64[i], b64[i], dh64[i] = float64(a[i]), float64(b[i]), float64(dh[i])
+	}
+	h := make([]float32, n)
+	Forward(h, a, b, nil, d)
+	if e := maxRelErr(h, refForward(a64, b64, nil, d)); !(e < 2e-6) {
+		t.Errorf("forward: max rel err %.3g (h[%d] = %g)", e, ChunkLen, h[ChunkLen])
+	}
+	bwdA64 := make([]float64, n)
+	for i, v := range bwdA {
+		bwdA64[i] = float64(v)
+	}
+	zero := make([]float32, n) // b = 0: h stays 0, so da = 0 and db = g
+	Forward(h, bwdA, zero, nil, d)
+	da, db := make([]float32, n), make([]float32, n)
+	Backward(da, db, nil, dh, bwdA, h, nil, d)
+	_, wdb, _ := refBackward(dh64, bwdA64, make([]float64, n), nil, d)
+	if e := relErr(db, wdb); !(e < 2e-6) {
+		t.Errorf("backward: rel err %.3g (db[0] = %g)", e, db[0])
+	}
+}
+
 func TestChunkedIsUsedForLongNarrowInputs(t *testing.T) {
 	if !chunked(Dims{1, 100000, 128}) {
 		t.Error("one long sequence of 128 channels should use the chunked scan")
