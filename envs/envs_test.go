@@ -117,6 +117,15 @@ func TestMakeAppliesTimeLimitAndChecksParams(t *testing.T) {
 	if steps != 5 || !r.Truncated || r.Terminated {
 		t.Errorf("after %d steps: truncated %v terminated %v, want truncation at 5", steps, r.Truncated, r.Terminated)
 	}
+	if _, err := e.Step([]float64{0}); !errors.Is(err, ErrEpisodeOver) {
+		t.Errorf("step after truncation: %v", err)
+	}
+	if _, _, err := e.Reset(WithSeed(4)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Step([]float64{0}); err != nil {
+		t.Errorf("step after reset: %v", err)
+	}
 	if _, err := Make("test/Walk-v0", WithParam("speed", 2)); !errors.Is(err, ErrBadOption) || !strings.Contains(err.Error(), "speed") {
 		t.Errorf("unknown parameter: %v", err)
 	}
@@ -277,6 +286,16 @@ func TestVectorAutoResetsAndIsDeterministic(t *testing.T) {
 	v.Reset(WithSeed(1))
 	if _, err := v.Step([]float64{0}); !errors.Is(err, ErrBadAction) {
 		t.Errorf("short action vector: %v", err)
+	}
+	// A bad row fails the whole step before any env moves.
+	if _, err := v.Step([]float64{0.1, math.NaN()}); !errors.Is(err, ErrBadAction) || !strings.Contains(err.Error(), "env 1") {
+		t.Errorf("NaN action of env 1: %v", err)
+	}
+	if _, err := v.Step([]float64{0, 0}); err != nil {
+		t.Errorf("after the refused step: %v", err)
+	}
+	if n := v.Envs[0].(*TimeLimit).Elapsed(); n != 1 {
+		t.Errorf("env 0 took %d steps, want 1 (the refused step must not count)", n)
 	}
 	if _, err := NewVector(0, mk); err == nil {
 		t.Error("a vector of 0 envs")

@@ -100,6 +100,14 @@ func (v *Vector) Step(actions []float64) (VectorStep, error) {
 	if len(actions) != len(v.Envs)*v.actDim {
 		return VectorStep{}, fmt.Errorf("%w: %d action values for %d envs of %d", ErrBadAction, len(actions), len(v.Envs), v.actDim)
 	}
+	// Every row is checked first: a bad one after others had stepped (and
+	// perhaps auto-reset) would lose their results.
+	space := v.ActionSpace()
+	for i := range v.Envs {
+		if err := CheckAction(space, actions[i*v.actDim:(i+1)*v.actDim]); err != nil {
+			return VectorStep{}, fmt.Errorf("env %d: %w", i, err)
+		}
+	}
 	v.actions = actions
 	par.For(len(v.Envs), 1, v.stepK)
 	v.actions = nil

@@ -12,8 +12,9 @@ type Wrapper struct{ Env }
 // Unwrap implements Unwrapper.
 func (w Wrapper) Unwrap() Env { return w.Env }
 
-// TimeLimit truncates episodes after a number of steps, as Gymnasium's
-// TimeLimit: a step that terminates is not also marked truncated.
+// TimeLimit truncates episodes after a number of steps. Unlike Gymnasium's
+// TimeLimit, a step that terminates is not also marked truncated, so the
+// two flags never overlap (as in D4RL's terminals and timeouts).
 type TimeLimit struct {
 	Wrapper
 	Max   int
@@ -31,6 +32,9 @@ func (t *TimeLimit) Reset(seed Seed) ([]float64, *Info, error) {
 
 // Step implements Env.
 func (t *TimeLimit) Step(a []float64) (StepResult, error) {
+	if t.steps >= t.Max { // truncated: the wrapped env never learnt the episode ended
+		return StepResult{}, ErrEpisodeOver
+	}
 	r, err := t.Env.Step(a)
 	if err != nil {
 		return r, err
