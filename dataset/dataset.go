@@ -87,7 +87,10 @@ func (d *Dataset) Action(i int) []float32 { return d.Actions[i*d.ActDim : (i+1)*
 // Check verifies that every array has the length its row width implies and
 // that all values are finite. Errors name the key and, for values, the row
 // and column.
-func (d *Dataset) Check() error {
+func (d *Dataset) Check() error { return d.check(true) }
+
+// check is Check; with values false it checks sizes only.
+func (d *Dataset) check(values bool) error {
 	if d.N < 0 || d.ObsDim < 0 || d.ActDim < 0 || d.QPosDim < 0 || d.QVelDim < 0 {
 		return fmt.Errorf("%w: negative size (N %d, obs %d, act %d)", ErrShape, d.N, d.ObsDim, d.ActDim)
 	}
@@ -111,6 +114,9 @@ func (d *Dataset) Check() error {
 		}
 		if len(a.v) != d.N*a.width {
 			return fmt.Errorf("%w: key %q has %d values, want N×%d = %d", ErrShape, a.key, len(a.v), a.width, d.N*a.width)
+		}
+		if !values {
+			continue
 		}
 		if err := checkFinite(a.key, a.v, a.width); err != nil {
 			return err

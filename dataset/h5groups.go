@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -172,11 +173,14 @@ func (f *h5File) symbolNode(addr uint64, heap []byte, out map[string]uint64) err
 		if nameOff >= uint64(len(heap)) {
 			return fmt.Errorf("%w: symbol name offset %d outside local heap", ErrCorrupt, nameOff)
 		}
-		name, _, ok := strings.Cut(string(heap[nameOff:]), "\x00")
-		if !ok || name == "" {
-			return fmt.Errorf("%w: bad symbol name at heap offset %d", ErrCorrupt, nameOff)
+		// Copy only the name: a copy of the heap's rest would live on as
+		// the map key, entries × heap size in all.
+		rest := heap[nameOff:]
+		i := bytes.IndexByte(rest[:min(len(rest), h5MaxNameBytes+1)], 0)
+		if i <= 0 {
+			return fmt.Errorf("%w: symbol name at heap offset %d empty, unterminated or over %d bytes", ErrCorrupt, nameOff, h5MaxNameBytes)
 		}
-		out[name] = obj
+		out[string(rest[:i])] = obj
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
@@ -67,6 +68,7 @@ const (
 	h5MaxHeaderBlocks = 64
 	h5MaxHeaderBytes  = 1 << 20
 	h5MaxBTreeDepth   = 32
+	h5MaxNameBytes    = 1024
 	h5MaxChunkBytes   = 1 << 30
 	h5MaxDeflateRatio = 1100 // zlib expands at most ~1032:1
 	h5ReadBlock       = 1 << 20
@@ -455,11 +457,14 @@ func (f *h5File) parseDataspace(b []byte) ([]uint64, error) {
 	return dims, d.err
 }
 
-// elemCount returns the product of dims, or an error when it exceeds limit.
+// elemCount returns the product of dims, or an error when it exceeds
+// limit or a dimension exceeds math.MaxInt32 (rows and widths become ints;
+// a huge dimension next to a zero one holds no elements, so only this
+// catches it).
 func elemCount(dims []uint64, limit uint64) (uint64, error) {
 	n := uint64(1)
 	for _, x := range dims {
-		if x != 0 && n > limit/x {
+		if x > math.MaxInt32 || x != 0 && n > limit/x {
 			return 0, fmt.Errorf("%w: shape %v too large", ErrCorrupt, dims)
 		}
 		n *= x
@@ -653,8 +658,29 @@ func (f *h5File) check(ds *h5Dataset) error {
 		if uint64(len(ds.chunks)) != want {
 			return fmt.Errorf("%w: %d chunks stored, shape %v in chunks %v needs %d", ErrCorrupt, len(ds.chunks), ds.dims, ds.chunkDims, want)
 		}
+		// The ratio bound below is per chunk. Distinct chunks must occupy
+		// distinct bytes, so their stored sizes add up to at most the file
+		// size and the whole dataset decompresses from at most that: many
+		// index entries sharing one small deflated blob could otherwise
+		// declare ~(file size)²·h5MaxDeflateRatio bytes. Sorting by address
+		// also makes reads sequential.
+		slices.SortFunc(ds.chunks, func(a, b h5Chunk) int { return cmp.Compare(a.addr, b.addr) })
+		// Each chunk position once: with the count equal to want, that
+		// means every chunk is present (a duplicate left rows unwritten).
+		seen := make([]uint64, (want+63)/64)
 		deflate := slices.ContainsFunc(ds.filters, func(f h5Filter) bool { return f.id == h5FilterDeflate })
-		for _, c := range ds.chunks {
+		for i, c := range ds.chunks {
+			if i > 0 && ds.chunks[i-1].addr+ds.chunks[i-1].nbytes > c.addr {
+				return fmt.Errorf("%w: chunks %v and %v overlap at address %d", ErrCorrupt, ds.chunks[i-1].offsets, c.offsets, c.addr)
+			}
+			k := uint64(0) // row-major index of the chunk in the chunk grid
+			for j, o := range c.offsets {
+				k = k*((ds.dims[j]+ds.chunkDims[j]-1)/ds.chunkDims[j]) + o/ds.chunkDims[j]
+			}
+			if seen[k/64]&(1<<(k%64)) != 0 {
+				return fmt.Errorf("%w: chunk %v stored twice", ErrCorrupt, c.offsets)
+			}
+			seen[k/64] |= 1 << (k % 64)
 			need := chunkNeed(ds, c.offsets)
 			if deflate && c.nbytes*h5MaxDeflateRatio < need || !deflate && c.nbytes < need {
 				return fmt.Errorf("%w: chunk %v stores %d bytes, needs %d", ErrCorrupt, c.offsets, c.nbytes, need)

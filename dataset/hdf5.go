@@ -158,7 +158,8 @@ func (r *h5Reader) readFloats(key string, wantRows int, vector bool) ([]float32,
 
 // readFlags reads a boolean array of wantRows rows, (N,) or (N, 1). It
 // accepts numpy bools (h5py's enum(int8){FALSE, TRUE}), integers and
-// floats; any nonzero value is true.
+// floats; any nonzero value is true, but a NaN or ±Inf is an error (it is
+// nonzero, yet no flag).
 func (r *h5Reader) readFlags(key string, wantRows int) ([]bool, error) {
 	ds, err := r.info(key)
 	if err != nil {
@@ -176,21 +177,31 @@ func (r *h5Reader) readFlags(key string, wantRows int) ([]bool, error) {
 	}
 	out := make([]bool, rows)
 	order, size, float := ds.typ.order(), ds.typ.size, ds.typ.class == h5ClassFloat
+	bad, badVal := -1, 0.0 // first non-finite float (rows arrive in storage order)
 	err = r.f.read(ds, func(i int, b []byte) {
 		for k := range len(b) / size {
 			e := b[k*size : (k+1)*size]
-			switch {
-			case float && size == 4:
-				out[i+k] = math.Float32frombits(order.Uint32(e)) != 0
-			case float:
-				out[i+k] = math.Float64frombits(order.Uint64(e)) != 0
-			default:
+			if !float {
 				out[i+k] = slices.ContainsFunc(e, func(b byte) bool { return b != 0 })
+				continue
 			}
+			var x float64
+			if size == 4 {
+				x = float64(math.Float32frombits(order.Uint32(e)))
+			} else {
+				x = math.Float64frombits(order.Uint64(e))
+			}
+			if x-x != 0 && (bad < 0 || i+k < bad) { // NaN or ±Inf
+				bad, badVal = i+k, x
+			}
+			out[i+k] = x != 0
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key %q: %w", key, err)
+	}
+	if bad >= 0 {
+		return nil, fmt.Errorf("%w: key %q row %d: %v", ErrNonFinite, key, bad, badVal)
 	}
 	return out, nil
 }
@@ -314,6 +325,11 @@ func readAll(r *h5Reader) (*Dataset, error) {
 	}
 	if d.Norm != nil && d.Norm.Dim() != d.ObsDim {
 		return nil, fmt.Errorf("%w: key %q has %d features, observations %d", ErrShape, keyNormMean, d.Norm.Dim(), d.ObsDim)
+	}
+	// The sizes must agree as Check has them; the values were checked
+	// finite as they were read, so skip a second pass over them.
+	if err := d.check(false); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
