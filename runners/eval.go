@@ -104,7 +104,7 @@ func Evaluate(ctx context.Context, pol Policy, cfg EvalConfig) (EvalReport, erro
 			return EvalReport{}, err
 		}
 		if err := pol.Act(ev.obs, ev.rewards, ev.actions); err != nil {
-			return EvalReport{}, fmt.Errorf("policy: %w", err)
+			return EvalReport{}, err
 		}
 		for i, v := range ev.actions {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -157,7 +157,12 @@ func (ev *episodes) step(lo, hi int) {
 			ev.errs[i] = err
 			continue
 		}
-		copy(ev.obs[i*ev.od:(i+1)*ev.od], r.Obs)
+		// A finished episode's last observation goes nowhere (its row is
+		// acted on but the action discarded), and after a simulator
+		// failure it may be NaN, which the policy would refuse.
+		if !r.Done() {
+			copy(ev.obs[i*ev.od:(i+1)*ev.od], r.Obs)
+		}
 		ev.rewards[i] = r.Reward
 		ev.res[i].Return += r.Reward
 		ev.res[i].Length++

@@ -3,6 +3,7 @@ package runners
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -11,12 +12,17 @@ import (
 	"testing"
 
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/policy"
 )
 
 // line: the state is the step count; the episode terminates after
 // 3 + (seed mod 3) steps; reward = the action; obs = [seed, step].
+// With blowup, the episode of seed 0 ends at step 2 the way a locomotion
+// env's simulator failure does: NaN observation, Info.Err, terminated.
 type line struct {
 	seed, steps, limit int
+	blowup             bool
 	obs                []float64
 	info               envs.Info
 	ep                 envs.Episode
@@ -24,10 +30,12 @@ type line struct {
 }
 
 func init() {
-	envs.Register(envs.Spec{ID: "test/Line-v0", MaxEpisodeSteps: 100, RandomReturn: 0, ExpertReturn: 10, RefSource: "test",
-		New: func(*envs.Params) (envs.Env, error) {
-			return &line{obs: make([]float64, 2), space: envs.NewBox(1, -5, 5)}, nil
-		}})
+	for id, blowup := range map[string]bool{"test/Line-v0": false, "test/LineBlowup-v0": true} {
+		envs.Register(envs.Spec{ID: id, MaxEpisodeSteps: 100, RandomReturn: 0, ExpertReturn: 10, RefSource: "test",
+			New: func(*envs.Params) (envs.Env, error) {
+				return &line{obs: make([]float64, 2), space: envs.NewBox(1, -5, 5), blowup: blowup}, nil
+			}})
+	}
 }
 
 func (l *line) Reset(seed envs.Seed) ([]float64, *envs.Info, error) {
@@ -35,6 +43,7 @@ func (l *line) Reset(seed envs.Seed) ([]float64, *envs.Info, error) {
 	s, _ := seed.Value()
 	l.seed, l.steps, l.limit = int(s), 0, 3+int(s%3)
 	l.obs[0], l.obs[1] = float64(s), 0
+	l.info.Err = nil
 	return l.obs, &l.info, nil
 }
 
@@ -45,6 +54,11 @@ func (l *line) Step(a []float64) (envs.StepResult, error) {
 	l.steps++
 	l.obs[1] = float64(l.steps)
 	r := envs.StepResult{Obs: l.obs, Reward: a[0], Terminated: l.steps >= l.limit, Info: &l.info}
+	if l.blowup && l.seed == 0 && l.steps == 2 {
+		l.obs[0], l.obs[1] = math.NaN(), math.NaN()
+		l.info.Err = errors.New("simulation unstable")
+		r.Terminated = true
+	}
 	l.ep.End(r)
 	return r, nil
 }
@@ -114,6 +128,32 @@ func TestEvaluatePlaysEveryEpisodeWithItsSeed(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, "eval.json"))
 	if err := json.Unmarshal(data, &js); err != nil || js[0]["mean_return"].(float64) != rep.MeanReturn {
 		t.Errorf("json %v: %s", err, data)
+	}
+}
+
+// A simulator failure ends its episode, recorded with the error; the other
+// episodes play on, and the policy never sees the failed state.
+func TestEvaluateRecordsASimulatorFailure(t *testing.T) {
+	m, err := policy.NewMLP(policy.MLPConfig{ObsDim: 2, ActDim: 1, Hidden: []int{4}, Act: "relu"}, nn.NewRNG(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := policy.NewMLPActor(m, policy.Normalizer{}) // refuses non-finite observations
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Evaluate(context.Background(), a, EvalConfig{Env: "test/LineBlowup-v0", Episodes: 3, Seed: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range rep.Results {
+		want, wantErr := 3+i%3, ""
+		if i == 0 {
+			want, wantErr = 2, "simulation unstable"
+		}
+		if e.Length != want || e.Error != wantErr || !e.Terminated {
+			t.Errorf("episode %d: %+v, want length %d, error %q", i, e, want, wantErr)
+		}
 	}
 }
 

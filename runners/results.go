@@ -201,10 +201,9 @@ func ResultsTable(w io.Writer, dir string) error {
 	order := []string{"bc", "dt", "mingru", "minlstm", "mingru (episode)", "minlstm (episode)"}
 	sort.SliceStable(models, func(i, j int) bool { return rank(order, models[i]) < rank(order, models[j]) })
 	var stepList []string
-	for s := range steps {
+	for _, s := range slices.Sorted(maps.Keys(steps)) {
 		stepList = append(stepList, fmt.Sprint(s))
 	}
-	sort.Strings(stepList)
 	// header writes a table's first two lines: the leading columns, then
 	// one right-aligned column per model.
 	header := func(b *strings.Builder, leading []string) {
