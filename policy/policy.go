@@ -145,7 +145,8 @@ type Policy interface {
 	ResetEnv(i int)
 	// Act reads the n observations [n·ObsDim] and the rewards [n] received
 	// for the previous actions (ignored at an episode's first step) and
-	// writes the n actions [n·ActDim].
+	// writes the n actions [n·ActDim]. Non-finite observations or rewards
+	// are errors, and so is an action that overflowed (ErrNonFiniteAction).
 	Act(obs, rewards, actions []float64) error
 }
 
