@@ -5,8 +5,12 @@ The same architecture as policy.Decision (DT-style (R, s, a) tokens with a times
 LayerNorm, N blocks, final LayerNorm, tanh head on the state tokens):
   dt        GPT-2 blocks (pre-LN causal self-attention + ReLU MLP), as the Decision Transformer
   mingru    blocks x += minGRU(LN(x)); x += MLP(LN(x)) with GELU, minGRU in the paper's log-space
-            parallel form for training, its sequential form for stateful acting
+            parallel form for training (as the official code), its sequential form for stateful acting
   minlstm   the same with minLSTM
+  mingru-seq, minlstm-seq
+            training only: the same models with the scan written as a sequential loop in linear
+            space (unbind + lerp), the faster PyTorch form on a CPU at these lengths
+            (docs/benchmarks.md), so that the ratio is reported against both
 
     /usr/bin/python3 scripts/bench_torch_decision.py          # Debian's python3-torch
     /usr/bin/python3 scripts/bench_torch_decision.py --json out.json
@@ -35,9 +39,9 @@ from bench_torch import g, heinsen, log_g  # noqa: E402  (the minGRU pieces, sha
 
 
 class MinRNN(nn.Module):
-    def __init__(self, d, lstm):
+    def __init__(self, d, lstm, seq=False):
         super().__init__()
-        self.lstm = lstm
+        self.lstm, self.seq = lstm, seq
         self.proj = nn.Linear(d, (3 if lstm else 2) * d)
 
     def coeffs(self, x):
@@ -48,9 +52,27 @@ class MinRNN(nn.Module):
         k, u = self.proj(x).chunk(2, dim=-1)
         return -F.softplus(k), -F.softplus(-k) + log_g(u)
 
-    def forward(self, x):  # parallel (log-space) over the sequence
-        la, lb = self.coeffs(x)
+    def forward(self, x):
+        if self.seq:
+            return self.forward_seq(x)
+        la, lb = self.coeffs(x)  # parallel (log-space) over the sequence
         return heinsen(la, lb)
+
+    def forward_seq(self, x):  # h_t = a_t h_{t-1} + b_t as a loop, in linear space
+        if self.lstm:
+            kf, ki, u = self.proj(x).chunk(3, dim=-1)
+            f, i = torch.sigmoid(kf), torch.sigmoid(ki)
+            a, b = f / (f + i), i / (f + i) * g(u)
+        else:
+            k, u = self.proj(x).chunk(2, dim=-1)
+            z = torch.sigmoid(k)
+            a, b = 1 - z, z * g(u)
+        h = torch.zeros_like(a[:, 0])
+        out = []
+        for at, bt in zip(a.unbind(1), b.unbind(1)):
+            h = torch.addcmul(bt, at, h)
+            out.append(h)
+        return torch.stack(out, dim=1)
 
     def step(self, x, h):  # sequential: one token, state h
         if self.lstm:
@@ -63,10 +85,10 @@ class MinRNN(nn.Module):
 
 
 class RNNBlock(nn.Module):
-    def __init__(self, d, lstm, p):
+    def __init__(self, d, lstm, p, seq=False):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.rnn = MinRNN(d, lstm)
+        self.rnn = MinRNN(d, lstm, seq)
         self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"), nn.Linear(4 * d, d), nn.Dropout(p))
         self.drop = nn.Dropout(p)
 
@@ -105,7 +127,8 @@ class Decision(nn.Module):
         if kind == "dt":
             self.blocks = nn.ModuleList([GPTBlock(d, heads, p) for _ in range(layers)])
         else:
-            self.blocks = nn.ModuleList([RNNBlock(d, kind == "minlstm", p) for _ in range(layers)])
+            rnn, seq = kind.removesuffix("-seq"), kind.endswith("-seq")
+            self.blocks = nn.ModuleList([RNNBlock(d, rnn == "minlstm", p, seq) for _ in range(layers)])
         self.ln_f, self.head = nn.LayerNorm(d), nn.Linear(d, act)
 
     def tokens(self, R, s, a, t):
@@ -146,7 +169,7 @@ def main():
     torch.manual_seed(0)
     B, K, OBS, ACT = 64, 20, 11, 3
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "train_ms": {}, "act_ms": {}}
-    for kind in ["dt", "mingru", "minlstm"]:
+    for kind in ["dt", "mingru", "minlstm", "mingru-seq", "minlstm-seq"]:
         m = Decision(kind, OBS, ACT)
         opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=1e-4)
         R, s, act = torch.randn(B, K, 1), torch.randn(B, K, OBS), torch.rand(B, K, ACT) * 2 - 1
@@ -163,6 +186,8 @@ def main():
 
         out["train_ms"][kind] = median_ms(train_step, a.repeats)
         print(f"train {kind}: {out['train_ms'][kind]:.1f} ms/step", file=sys.stderr)
+        if kind.endswith("-seq"):
+            continue  # acting is the same as the log-space model's
         m.eval()
         for n in [1, 16]:
             Rw, sw, aw, tw = torch.randn(n, K, 1), torch.randn(n, K, OBS), torch.randn(n, K, ACT), torch.randint(0, 1000, (n, K))
