@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -118,6 +119,27 @@ func TestCollectMakesEveryDataset(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(cfg.Out, f)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// Joining datasets (medium-expert) ends every part but the last with a
+// finished episode; the last part's last episode stays as it was.
+func TestConcatFinishesAllPartsButTheLast(t *testing.T) {
+	part := func(flags ...bool) *dataset.Dataset { // flags: terminal, timeout per row
+		d := dataset.New(len(flags)/2, 1, 1)
+		for i := range d.N {
+			d.Terminals[i], d.Timeouts[i] = flags[2*i], flags[2*i+1]
+		}
+		return d
+	}
+	unfinished := []bool{false, false, false, false}
+	d := concat(part(unfinished...), part(false, true, false, false), part(unfinished...))
+	wantTimeouts := []bool{false, true, true, true, false, false}
+	if !slices.Equal(d.Timeouts, wantTimeouts) || slices.Contains(d.Terminals, true) {
+		t.Errorf("timeouts %v (want %v), terminals %v", d.Timeouts, wantTimeouts, d.Terminals)
+	}
+	if last := concat(part(true, false), part(unfinished...)); last.Timeouts[2] || !last.Terminals[0] {
+		t.Errorf("terminals %v, timeouts %v", last.Terminals, last.Timeouts)
 	}
 }
 

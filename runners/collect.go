@@ -435,7 +435,7 @@ func concat(parts ...*dataset.Dataset) *dataset.Dataset {
 	}
 	d.Observations, d.Actions, d.Rewards, d.NextObservations = d.Observations[:0], d.Actions[:0], d.Rewards[:0], d.NextObservations[:0]
 	d.Terminals, d.Timeouts = d.Terminals[:0], d.Timeouts[:0]
-	for _, p := range parts {
+	for pi, p := range parts {
 		d.Observations = append(d.Observations, p.Observations...)
 		d.Actions = append(d.Actions, p.Actions...)
 		d.Rewards = append(d.Rewards, p.Rewards...)
@@ -443,8 +443,9 @@ func concat(parts ...*dataset.Dataset) *dataset.Dataset {
 		d.Terminals = append(d.Terminals, p.Terminals...)
 		timeouts := slices.Clone(p.Timeouts)
 		// A part's unfinished last episode becomes a finished (timed-out)
-		// one, so that the next part starts a new episode.
-		if k := p.N - 1; k >= 0 && !p.Terminals[k] && !p.Timeouts[k] {
+		// one, so that the next part starts a new episode; the last part's
+		// stays unfinished, as any dataset's last episode cut by its size.
+		if k := p.N - 1; pi < len(parts)-1 && k >= 0 && !p.Terminals[k] && !p.Timeouts[k] {
 			timeouts[k] = true
 		}
 		d.Timeouts = append(d.Timeouts, timeouts...)

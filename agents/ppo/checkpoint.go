@@ -93,12 +93,15 @@ func LoadAgent(path string) (*Agent, string, int, error) {
 			return nil, "", 0, fmt.Errorf("ppo agent %s: bad hidden sizes %v", path, m.Hidden)
 		}
 	}
-	cfg := Config{Hidden: m.Hidden, ObsClip: m.ObsClip, NormObs: true}
-	a := newAgent(cfg, m.ObsDim, m.ActDim, nn.NewRNG(0))
 	byName := map[string]*nn.Tensor{}
 	for _, t := range tensors {
 		byName[t.Name] = t.Tensor
 	}
+	mean, vr, count := byName["obs_stats.mean"], byName["obs_stats.var"], byName["obs_stats.count"]
+	// An agent trained without observation normalisation has no statistics.
+	normObs := mean != nil || vr != nil || count != nil
+	cfg := Config{Hidden: m.Hidden, ObsClip: m.ObsClip, NormObs: normObs}
+	a := newAgent(cfg, m.ObsDim, m.ActDim, nn.NewRNG(0))
 	for _, p := range a.Params() {
 		t, ok := byName[p.Name]
 		if !ok || t.Len() != p.Value.Len() {
@@ -106,9 +109,11 @@ func LoadAgent(path string) (*Agent, string, int, error) {
 		}
 		copy(p.Value.Data, t.Data)
 	}
-	mean, vr, count := byName["obs_stats.mean"], byName["obs_stats.var"], byName["obs_stats.count"]
+	if !normObs {
+		return a, m.Env, m.Step, nil
+	}
 	if mean == nil || vr == nil || count == nil || mean.Len() != m.ObsDim || vr.Len() != m.ObsDim || count.Len() != 1 {
-		return nil, "", 0, fmt.Errorf("ppo agent %s: observation statistics missing or of the wrong size", path)
+		return nil, "", 0, fmt.Errorf("ppo agent %s: observation statistics incomplete or of the wrong size", path)
 	}
 	a.ObsStats = envs.NewRunningStats(m.ObsDim)
 	a.ObsStats.Count = float64(count.Data[0])

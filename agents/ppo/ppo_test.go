@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/nn"
 )
 
 // target: x' = x + 0.1·a, reward −|x'|; 50 steps, x0 ~ U(−1, 1). Moving to
@@ -219,6 +220,20 @@ func TestAgentSaveLoadActsTheSame(t *testing.T) {
 	for i := range a1 {
 		if math.Abs(a1[i]-a2[i]) > 1e-5 {
 			t.Errorf("action %d: %g before saving, %g after", i, a1[i], a2[i])
+		}
+	}
+	// Without observation normalisation there are no statistics to save.
+	plain := newAgent(Config{Hidden: []int{8}, ObsClip: 10}, 3, 3, nn.NewRNG(5))
+	if err := plain.Save(path, cfg.Env, 7, 0); err != nil {
+		t.Fatal(err)
+	}
+	if back, _, _, err := LoadAgent(path); err != nil || back.ObsStats != nil {
+		t.Fatalf("agent without observation statistics: %v", err)
+	} else {
+		plain.Act(obs, a1, nil)
+		back.Act(obs, a2, nil)
+		if !slices.Equal(a1, a2) {
+			t.Errorf("actions %v before saving, %v after", a1, a2)
 		}
 	}
 	os.WriteFile(path, []byte("not a file"), 0o644)
