@@ -32,10 +32,7 @@ func TestMain(m *testing.M) {
 // reached.
 func TestSIGTERMSavesTheLastCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "tiny.yaml")
-	if err := os.WriteFile(cfg, []byte(tinyConfig), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeTinyConfig(t, dir)
 	out := filepath.Join(dir, "run")
 	cmd := exec.Command(os.Args[0], "train", "pendulum-medium-mingru", "--config", cfg,
 		"--steps", "100000000", "--eval-every", "0", "--out", out)

@@ -36,12 +36,19 @@ eval:
   episodes: 2
 `
 
-func TestTrainThenEval(t *testing.T) {
-	dir := t.TempDir()
+// writeTinyConfig writes tinyConfig into dir and returns its path.
+func writeTinyConfig(t *testing.T, dir string) string {
+	t.Helper()
 	cfg := filepath.Join(dir, "tiny.yaml")
 	if err := os.WriteFile(cfg, []byte(tinyConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+func TestTrainThenEval(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeTinyConfig(t, dir)
 	out := filepath.Join(dir, "run")
 	got, err := runCmd(t, newTrainCmd(), "pendulum-medium-mingru", "--config", cfg, "--steps", "4", "--eval-every", "2", "--out", out)
 	if err != nil {
