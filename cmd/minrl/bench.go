@@ -68,9 +68,6 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 			if out == "" {
 				return nil
 			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
 			header := fmt.Sprintf("Command: `%s`\n\nGEMM %s, GOMAXPROCS %d, %s, %s/%s. Median of %d timed steps after a warm-up.\n\n",
 				commandLine(), nn.CurrentGemm().Name(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cfg.Repeats)
 			if err := atomicfile.WriteFile(filepath.Join(out, "speed.md"), []byte(header+table.String())); err != nil {

@@ -6,7 +6,6 @@ import (
 	"image/png"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -105,9 +104,6 @@ func newRenderCmd() *cobra.Command {
 					break
 				}
 			}
-			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-				return err
-			}
 			if err := envs.WriteGIF(out, frames, 4*every); err != nil {
 				return err
 			}
@@ -135,9 +131,6 @@ func newRenderCmd() *cobra.Command {
 }
 
 func writeFrames(dir string, frames []*image.RGBA) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	for i, fr := range frames {
 		path := filepath.Join(dir, fmt.Sprintf("frame%05d.png", i))
 		if err := atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, fr) }); err != nil {
