@@ -93,15 +93,12 @@ func checkComparable(runs []runSummary) error {
 			first[k], seeds[k] = r, map[uint64]string{r.Config.Train.Seed: r.path}
 			continue
 		}
+		names := maps.Clone(f.settings)
+		maps.Copy(names, r.settings)
 		var diff []string
-		for _, name := range slices.Sorted(maps.Keys(f.settings)) {
-			if f.settings[name] != r.settings[name] {
-				diff = append(diff, fmt.Sprintf("%s (%s vs %s)", name, f.settings[name], cmp.Or(r.settings[name], "absent")))
-			}
-		}
-		for name := range r.settings {
-			if _, ok := f.settings[name]; !ok {
-				diff = append(diff, fmt.Sprintf("%s (absent vs %s)", name, r.settings[name]))
+		for _, name := range slices.Sorted(maps.Keys(names)) {
+			if a, b := f.settings[name], r.settings[name]; a != b {
+				diff = append(diff, fmt.Sprintf("%s (%s vs %s)", name, cmp.Or(a, "absent"), cmp.Or(b, "absent")))
 			}
 		}
 		if len(diff) > 0 {
