@@ -13,7 +13,8 @@
 # experiment beside the main grid) the table is only printed.
 #
 # Budget (2 vCPUs): the paper trains 100k steps; this runs STEPS (default
-# 2000) for every model, with a 10% linear warm-up and lr 1e-3 for all (the
+# 2000) for every model, evaluating every EVAL_EVERY steps (default STEPS/2),
+# with a 10% linear warm-up and lr 1e-3 for all (the
 # Decision Mamba rate; DT's official 1e-4 barely moves in 2000 steps), 10
 # evaluation episodes per target. Whole-episode models train on batches of
 # EPISODE_BATCH (default 2) episodes, about the compute of 64 windows of 20
@@ -27,9 +28,10 @@ MODELS=${MODELS:-"bc dt mingru minlstm mingru-episode minlstm-episode"}
 OUT=${OUT:-runs/results}
 RECORD=${RECORD:-docs/results/runs}
 EPISODE_BATCH=${EPISODE_BATCH:-2}
+EVAL_EVERY=${EVAL_EVERY:-$((STEPS / 2))}
 BIN=${BIN:-/tmp/minrl-results}
 go build -tags openblas -o "$BIN" ./cmd/minrl
-export MINRL_TRAIN_WARMUP=$((STEPS / 10)) MINRL_TRAIN_LR=0.001 MINRL_TRAIN_EVAL_EVERY=$((STEPS / 2)) MINRL_EVAL_EPISODES=10
+export MINRL_TRAIN_WARMUP=$((STEPS / 10)) MINRL_TRAIN_LR=0.001 MINRL_TRAIN_EVAL_EVERY=$EVAL_EVERY MINRL_EVAL_EPISODES=10
 # Seed-major order: a first seed of every cell comes before the second, so a
 # partial grid still covers every dataset.
 for seed in $SEEDS; do
