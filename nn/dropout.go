@@ -77,6 +77,24 @@ func (d *Dropout) Forward(x *Tensor) *Tensor {
 	return &d.y
 }
 
+// NextMask advances the layer as Forward does and returns the mask of that
+// call instead of applying it: element i is kept (and scaled by scale) iff
+// MaskHash(key, i)>>11 >= thresh. active is false in evaluation mode or with
+// P = 0 (no mask, the identity). Device implementations use it to apply the
+// same masks as the CPU.
+func (d *Dropout) NextMask() (key, thresh uint64, scale float32, active bool) {
+	checkDropP(d.P)
+	if !(d.Train && d.P > 0) {
+		return 0, 0, 1, false
+	}
+	key = dropKey(d.Seed, d.Calls)
+	d.Calls++
+	return key, dropThreshold(d.P), float32(1 / (1 - d.P)), true
+}
+
+// MaskHash is the hash behind the dropout masks (see NextMask).
+func MaskHash(key, i uint64) uint64 { return dropHash(key, i) }
+
 // Backward returns dx = dy·m/(1−P) with the mask of the last Forward.
 func (d *Dropout) Backward(dy *Tensor) *Tensor {
 	if d.x == nil {

@@ -124,6 +124,15 @@ func (o *AdamW) Config() AdamWConfig { return o.cfg }
 // Params returns the parameters the optimiser updates, in its order.
 func (o *AdamW) Params() []*Param { return o.params }
 
+// Moments returns the first and second moment vectors over all parameters
+// in order (aliases of the optimiser's state), and SetStepCount sets the
+// step count: for engines that run the update elsewhere (a GPU) and copy
+// the state back so that checkpoints stay the same.
+func (o *AdamW) Moments() (m, v []float32) { return o.m, o.v }
+
+// SetStepCount sets the number of steps taken (see Moments).
+func (o *AdamW) SetStepCount(n int) { o.step = n }
+
 // StepCount is the number of steps taken (PyTorch's state["step"]).
 func (o *AdamW) StepCount() int { return o.step }
 

@@ -1,3 +1,9 @@
+//go:build !cuda
+
+// gorgonia has a build tag cuda of its own that switches on its cuDNN
+// backend (cudnn.h, which Debian does not ship): -tags cuda builds leave
+// gorgonia out.
+
 package scanop
 
 import (

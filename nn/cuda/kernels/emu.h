@@ -1,0 +1,23 @@
+// emu.h lets minrl.cu compile as C++ for the CPU emulator (emu.cc): CUDA's
+// built-in indices become per-thread globals that the emulator sets before
+// it runs each CUDA thread, __shared__ becomes a static the threads of a
+// block share, and __syncthreads switches between the block's threads
+// (ucontext fibers), so kernels with barriers run as they would on a GPU.
+#include <math.h>
+#include <algorithm>
+
+struct dim3 {
+	unsigned x, y, z;
+};
+
+extern thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+void emu_syncthreads();
+
+#define __global__
+#define __syncthreads() emu_syncthreads()
+#define __shared__ static thread_local
+#define MINRL_DEVICE static inline
+#define MINRL_METHOD inline
+
+static inline int min(int a, int b) { return a < b ? a : b; }
+static inline int max(int a, int b) { return a > b ? a : b; }

@@ -1,0 +1,687 @@
+// minrl's CUDA kernels: the linear recurrence h_t = a_t*h_{t-1} + b_t and its
+// gradient (plain and fused with the minGRU/minLSTM gates), the log-space
+// scan, and the layers of a Decision-minRNN training step (SGEMM, LayerNorm,
+// activations, dropout, embedding, masked MSE, AdamW). float32 everywhere,
+// tensors row-major as in package nn ([B, T, D]: element (b, t, d) at
+// (b*T+t)*D+d).
+//
+// Compiled to PTX by `go generate ./nn/cuda` (see gen.go for the command);
+// the same source compiles as C++ against emu.h for the CPU emulator that
+// runs these kernels in the tests of machines without a GPU. Hence: no warp
+// shuffles, no atomics, every block-wide reduction through shared memory and
+// __syncthreads, and every result independent of how blocks are scheduled
+// (the reductions run in a fixed order: deterministic, like the CPU engine).
+#ifdef MINRL_EMU
+#include "emu.h"
+#else
+#define MINRL_DEVICE __device__ __forceinline__
+#define MINRL_METHOD __device__ __forceinline__
+#endif
+
+#define GATE_CLAMP 80.0f
+
+// ---------------------------------------------------------------------------
+// Gates. A row of pre-activations holds the cell's projections side by side:
+// minGRU [k | u], minLSTM [k_f | k_i | u] (package nn's layout and formulas).
+
+enum { CELL_GRU = 0, CELL_LSTM = 1, CELL_LSTM_NONORM = 2 };
+
+MINRL_DEVICE float exp_neg_clamped(float x) {
+	return expf(-fminf(fmaxf(x, -GATE_CLAMP), GATE_CLAMP));
+}
+
+// g(u) = u + 1/2 (u >= 0), sigmoid(u) (u < 0), and g'(u).
+MINRL_DEVICE void g_and_grad(float u, float *g, float *gp) {
+	if (u >= 0.0f) {
+		*g = u + 0.5f;
+		*gp = 1.0f;
+		return;
+	}
+	float eu = exp_neg_clamped(u);
+	float s = 1.0f / (1.0f + eu);
+	*g = s;
+	*gp = s * (eu * s);
+}
+
+// cell_ab computes a_t, b_t of unit j from its pre-activation row.
+MINRL_DEVICE void cell_ab(int cell, const float *pre, int j, int I, float *a, float *b) {
+	float g, gp;
+	if (cell == CELL_GRU) {
+		float ek = exp_neg_clamped(pre[j]);
+		float z = 1.0f / (1.0f + ek);
+		g_and_grad(pre[I + j], &g, &gp);
+		*a = ek * z;
+		*b = z * g;
+		return;
+	}
+	float f = 1.0f / (1.0f + exp_neg_clamped(pre[j]));
+	float i = 1.0f / (1.0f + exp_neg_clamped(pre[I + j]));
+	g_and_grad(pre[2 * I + j], &g, &gp);
+	if (cell == CELL_LSTM_NONORM) {
+		*a = f;
+		*b = i * g;
+		return;
+	}
+	float s = f + i;
+	*a = f / s;
+	*b = i / s * g;
+}
+
+// cell_a is a_t alone (the backward scan needs a_{t+1}).
+MINRL_DEVICE float cell_a(int cell, const float *pre, int j, int I) {
+	if (cell == CELL_GRU) {
+		float ek = exp_neg_clamped(pre[j]);
+		return ek * (1.0f / (1.0f + ek));
+	}
+	float f = 1.0f / (1.0f + exp_neg_clamped(pre[j]));
+	if (cell == CELL_LSTM_NONORM) return f;
+	float i = 1.0f / (1.0f + exp_neg_clamped(pre[I + j]));
+	return f / (f + i);
+}
+
+// cell_grad turns da, db of unit j into the gradients of its pre-activations.
+MINRL_DEVICE void cell_grad(int cell, const float *pre, float *dpre, int j, int I, float da, float db) {
+	float g, gp;
+	if (cell == CELL_GRU) {
+		float ek = exp_neg_clamped(pre[j]);
+		float z = 1.0f / (1.0f + ek);
+		float zc = ek * z;
+		g_and_grad(pre[I + j], &g, &gp);
+		dpre[j] = (db * g - da) * z * zc;
+		dpre[I + j] = db * z * gp;
+		return;
+	}
+	float ef = exp_neg_clamped(pre[j]), ei = exp_neg_clamped(pre[I + j]);
+	float f = 1.0f / (1.0f + ef), i = 1.0f / (1.0f + ei);
+	float fc = ef * f, ic = ei * i;
+	g_and_grad(pre[2 * I + j], &g, &gp);
+	if (cell == CELL_LSTM_NONORM) {
+		dpre[j] = da * f * fc;
+		dpre[I + j] = db * g * i * ic;
+		dpre[2 * I + j] = db * i * gp;
+		return;
+	}
+	float s = f + i;
+	float fn = f / s, in = i / s;
+	float d = (da - db * g) * fn * in;
+	dpre[j] = d * fc;
+	dpre[I + j] = -d * ic;
+	dpre[2 * I + j] = db * in * gp;
+}
+
+// ---------------------------------------------------------------------------
+// The chunked scan. T is cut into chunks of `chunk` steps; three launches:
+//   1. every (chunk, sequence, channel) scans its chunk from a zero state,
+//      keeping the chunk's product of a and its local final state;
+//   2. every (sequence, channel) runs the short recurrence over chunks,
+//      giving the state each chunk starts from (the carry);
+//   3. every (chunk, sequence, channel) rescans its chunk from its carry and
+//      writes h.
+// The coefficients come either from arrays a, b (the plain scan) or from a
+// row of gate pre-activations (fused: a and b are never stored). A step with
+// keep 0 is the identity (a = 1, b = 0).
+//
+// Thread layout for passes 1 and 3: x over channels D, y over sequences and
+// chunks (y = b*chunks + c).
+
+struct Coef {
+	const float *a, *b;      // plain scan
+	const float *pre;        // fused: [B*T, W*D]
+	const float *keep;       // [B*T] or null
+	int cell;                // fused: CELL_*, or -1 for plain
+	MINRL_METHOD void at(long long row, int d, int D, float *av, float *bv) const {
+		if (keep != 0 && keep[row] == 0.0f) {
+			*av = 1.0f;
+			*bv = 0.0f;
+			return;
+		}
+		if (cell < 0) {
+			long long i = row * D + d;
+			*av = a[i];
+			*bv = b[i];
+			return;
+		}
+		int W = cell == CELL_GRU ? 2 : 3;
+		cell_ab(cell, pre + row * (long long)(W * D), d, D, av, bv);
+	}
+	MINRL_METHOD float a_at(long long row, int d, int D) const {
+		if (keep != 0 && keep[row] == 0.0f) return 1.0f;
+		if (cell < 0) return a[row * D + d];
+		int W = cell == CELL_GRU ? 2 : 3;
+		return cell_a(cell, pre + row * (long long)(W * D), d, D);
+	}
+};
+
+MINRL_DEVICE void scan_fwd_local(Coef k, float *prod, float *local, int B, int T, int D, int chunk, int chunks) {
+	int d = blockIdx.x * blockDim.x + threadIdx.x;
+	int y = blockIdx.y * blockDim.y + threadIdx.y;
+	if (d >= D || y >= B * chunks) return;
+	int bi = y / chunks, c = y % chunks;
+	int t0 = c * chunk, t1 = min(t0 + chunk, T);
+	float p = 1.0f, h = 0.0f;
+	for (int t = t0; t < t1; t++) {
+		float a, b;
+		k.at((long long)bi * T + t, d, D, &a, &b);
+		h = a * h + b;
+		p *= a;
+	}
+	long long o = ((long long)c * B + bi) * D + d;
+	prod[o] = p;
+	local[o] = h;
+}
+
+// carry[c] is the state chunk c starts from: carry[0] = h0, then
+// carry[c+1] = prod[c]*carry[c] + local[c]. carry has chunks entries.
+extern "C" __global__ void scan_carry_fwd(float *carry, const float *prod, const float *local, const float *h0, int B, int D, int chunks) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= B * D) return;
+	float h = h0 != 0 ? h0[i] : 0.0f;
+	for (int c = 0; c < chunks; c++) {
+		long long o = (long long)c * B * D + i;
+		carry[o] = h;
+		h = prod[o] * h + local[o];
+	}
+}
+
+MINRL_DEVICE void scan_fwd_apply(Coef k, float *hout, const float *carry, int B, int T, int D, int chunk, int chunks) {
+	int d = blockIdx.x * blockDim.x + threadIdx.x;
+	int y = blockIdx.y * blockDim.y + threadIdx.y;
+	if (d >= D || y >= B * chunks) return;
+	int bi = y / chunks, c = y % chunks;
+	int t0 = c * chunk, t1 = min(t0 + chunk, T);
+	float h = carry[((long long)c * B + bi) * D + d];
+	for (int t = t0; t < t1; t++) {
+		float a, b;
+		long long row = (long long)bi * T + t;
+		k.at(row, d, D, &a, &b);
+		h = a * h + b;
+		hout[row * D + d] = h;
+	}
+}
+
+extern "C" __global__ void scan_fwd_local_plain(float *prod, float *local, const float *a, const float *b, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {a, b, 0, 0, -1};
+	scan_fwd_local(k, prod, local, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_fwd_apply_plain(float *h, const float *carry, const float *a, const float *b, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {a, b, 0, 0, -1};
+	scan_fwd_apply(k, h, carry, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_fwd_local_gates(float *prod, float *local, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {0, 0, pre, keep, cell};
+	scan_fwd_local(k, prod, local, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_fwd_apply_gates(float *h, const float *carry, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {0, 0, pre, keep, cell};
+	scan_fwd_apply(k, h, carry, B, T, D, chunk, chunks);
+}
+
+// Backward: with g_t = dL/dh_t in full (direct gradient plus what flows back
+// from later steps), g_t = dh_t + a_{t+1} g_{t+1}, db_t = g_t,
+// da_t = g_t h_{t-1}, dh0 = a_0 g_0. It is the same chunked scan run from the
+// end: chunk c's local pass starts from g = 0 after its last step, and its
+// carry is the g of the step after it (times a of that step).
+
+MINRL_DEVICE void scan_bwd_local(Coef k, float *prod, float *local, const float *dh, int B, int T, int D, int chunk, int chunks) {
+	int d = blockIdx.x * blockDim.x + threadIdx.x;
+	int y = blockIdx.y * blockDim.y + threadIdx.y;
+	if (d >= D || y >= B * chunks) return;
+	int bi = y / chunks, c = y % chunks;
+	int t0 = c * chunk, t1 = min(t0 + chunk, T);
+	long long base = (long long)bi * T;
+	// g over the chunk from zero; p = product of the multipliers a_{t+1}
+	// that a carry-in g_{t1} picks up on its way to g_{t0}: a_{t0+1}..a_{t1}.
+	float g = 0.0f, p = 1.0f;
+	for (int t = t1 - 1; t >= t0; t--) {
+		float anext = t + 1 < T ? k.a_at(base + t + 1, d, D) : 0.0f;
+		g = dh[(base + t) * D + d] + anext * g;
+		p *= anext;
+	}
+	long long o = ((long long)c * B + bi) * D + d;
+	prod[o] = p;
+	local[o] = g;
+}
+
+// carry[c] is g at the first step after chunk c (0 after the last chunk):
+// carry[chunks-1] = 0, carry[c-1] = prod[c]*carry[c] + local[c]... expressed
+// as g_{t0(c)} = local[c] + prod[c]*carry[c]. dh0 (if not null) gets a_0 g_0,
+// computed by the apply pass; here only the carries.
+extern "C" __global__ void scan_carry_bwd(float *carry, const float *prod, const float *local, int B, int D, int chunks) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= B * D) return;
+	float g = 0.0f;
+	for (int c = chunks - 1; c >= 0; c--) {
+		long long o = (long long)c * B * D + i;
+		carry[o] = g;
+		g = local[o] + prod[o] * g;
+	}
+}
+
+// The apply pass writes db (= g) and da (= g h_{t-1}) for the plain scan, or
+// the gates' dpre for the fused one; the chunk holding t = 0 writes dh0.
+MINRL_DEVICE void scan_bwd_apply(Coef k, const float *carry, float *da, float *db, float *dpre, float *dh0, const float *dh,
+		const float *h, const float *h0, int B, int T, int D, int chunk, int chunks) {
+	int d = blockIdx.x * blockDim.x + threadIdx.x;
+	int y = blockIdx.y * blockDim.y + threadIdx.y;
+	if (d >= D || y >= B * chunks) return;
+	int bi = y / chunks, c = y % chunks;
+	int t0 = c * chunk, t1 = min(t0 + chunk, T);
+	long long base = (long long)bi * T;
+	float g = carry[((long long)c * B + bi) * D + d];
+	int W = k.cell == CELL_GRU ? 2 : 3;
+	for (int t = t1 - 1; t >= t0; t--) {
+		long long row = base + t;
+		float anext = t + 1 < T ? k.a_at(row + 1, d, D) : 0.0f;
+		g = dh[row * D + d] + anext * g;
+		float hprev = t > 0 ? h[(row - 1) * D + d] : (h0 != 0 ? h0[(long long)bi * D + d] : 0.0f);
+		if (k.cell < 0) {
+			da[row * D + d] = g * hprev;
+			db[row * D + d] = g;
+		} else if (k.keep != 0 && k.keep[row] == 0.0f) {
+			for (int w = 0; w < W; w++) dpre[row * (long long)(W * D) + w * D + d] = 0.0f;
+		} else {
+			long long ro = row * (long long)(W * D);
+			cell_grad(k.cell, k.pre + ro, dpre + ro, d, D, g * hprev, g);
+		}
+	}
+	if (t0 == 0 && dh0 != 0) dh0[(long long)bi * D + d] = k.a_at(base, d, D) * g;
+}
+
+extern "C" __global__ void scan_bwd_local_plain(float *prod, float *local, const float *dh, const float *a, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {a, 0, 0, 0, -1};
+	scan_bwd_local(k, prod, local, dh, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_bwd_apply_plain(float *da, float *db, float *dh0, const float *carry, const float *dh, const float *a, const float *h, const float *h0, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {a, 0, 0, 0, -1};
+	scan_bwd_apply(k, carry, da, db, 0, dh0, dh, h, h0, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_bwd_local_gates(float *prod, float *local, const float *dh, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {0, 0, pre, keep, cell};
+	scan_bwd_local(k, prod, local, dh, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_bwd_apply_gates(float *dpre, float *dh0, const float *carry, const float *dh, const float *pre, const float *keep, int cell, const float *h, const float *h0, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {0, 0, pre, keep, cell};
+	scan_bwd_apply(k, carry, 0, 0, dpre, dh0, dh, h, h0, B, T, D, chunk, chunks);
+}
+
+// ---------------------------------------------------------------------------
+// Log-space scan (the paper's form, for a, b > 0): logh_t =
+// logaddexp(loga_t + logh_{t-1}, logb_t), one thread per (sequence, channel),
+// sequential over T. An option and an oracle; the linear form is the fast path.
+
+MINRL_DEVICE float logaddexpf(float x, float y) {
+	float m = fmaxf(x, y);
+	if (m == -INFINITY) return -INFINITY;
+	return m + log1pf(expf(-fabsf(x - y)));
+}
+
+extern "C" __global__ void log_scan_fwd(float *logh, const float *loga, const float *logb, const float *logh0, int B, int T, int D) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= B * D) return;
+	int bi = i / D, d = i % D;
+	float l = logh0 != 0 ? logh0[i] : -INFINITY;
+	for (int t = 0; t < T; t++) {
+		long long o = ((long long)bi * T + t) * D + d;
+		l = logaddexpf(loga[o] + l, logb[o]);
+		logh[o] = l;
+	}
+}
+
+// With w_t = exp(loga_t + logh_{t-1} − logh_t) and u_t = exp(logb_t − logh_t)
+// (the shares of the two terms in h_t): g_t = dlogh_t + w_{t+1} g_{t+1},
+// dloga_t = g_t w_t, dlogb_t = g_t u_t, dlogh0 = w_0 g_0.
+extern "C" __global__ void log_scan_bwd(float *dloga, float *dlogb, float *dlogh0, const float *dlogh, const float *loga, const float *logb,
+		const float *logh, const float *logh0, int B, int T, int D) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= B * D) return;
+	int bi = i / D, d = i % D;
+	float g = 0.0f, wnext = 0.0f;
+	for (int t = T - 1; t >= 0; t--) {
+		long long o = ((long long)bi * T + t) * D + d;
+		float prev = t > 0 ? logh[o - D] : (logh0 != 0 ? logh0[i] : -INFINITY);
+		g = dlogh[o] + wnext * g;
+		float w = prev == -INFINITY ? 0.0f : expf(loga[o] + prev - logh[o]);
+		float u = expf(logb[o] - logh[o]);
+		dloga[o] = g * w;
+		dlogb[o] = g * u;
+		wnext = w;
+	}
+	if (dlogh0 != 0) dlogh0[i] = wnext * g;
+}
+
+// ---------------------------------------------------------------------------
+// SGEMM, row-major: C = alpha*op(A)*op(B) + beta*C, op(A) m×k, op(B) k×n.
+// 64×64 tiles of C per block of 16×16 threads, 4×4 outputs per thread,
+// k in steps of 16 through shared memory. beta == 0 does not read C.
+
+#define TM 64
+#define TN 64
+#define TK 16
+
+template <bool TA, bool TB>
+MINRL_DEVICE void sgemm_tile(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+	__shared__ float As[TK][TM + 4];
+	__shared__ float Bs[TK][TN + 4];
+	int tx = threadIdx.x, ty = threadIdx.y; // 16×16
+	int tid = ty * 16 + tx;
+	int row0 = blockIdx.y * TM, col0 = blockIdx.x * TN;
+	float acc[4][4];
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+	for (int k0 = 0; k0 < k; k0 += TK) {
+		// 256 threads load 64×16 of op(A) and 16×64 of op(B), 4 each.
+		for (int l = 0; l < 4; l++) {
+			int e = tid + l * 256;
+			// op(A)[r][kk], r in [0,64), kk in [0,16)
+			int r, kk;
+			if (TA) { r = e % TM; kk = e / TM; } else { kk = e % TK; r = e / TK; }
+			int gr = row0 + r, gk = k0 + kk;
+			float v = 0.0f;
+			if (gr < m && gk < k) v = TA ? A[(long long)gk * lda + gr] : A[(long long)gr * lda + gk];
+			As[kk][r] = v;
+			// op(B)[kk][c]
+			int c;
+			if (TB) { kk = e % TK; c = e / TK; } else { c = e % TN; kk = e / TN; }
+			int gc = col0 + c;
+			gk = k0 + kk;
+			v = 0.0f;
+			if (gc < n && gk < k) v = TB ? B[(long long)gc * ldb + gk] : B[(long long)gk * ldb + gc];
+			Bs[kk][c] = v;
+		}
+		__syncthreads();
+		for (int kk = 0; kk < TK; kk++) {
+			float a[4], b[4];
+			for (int i = 0; i < 4; i++) a[i] = As[kk][ty + 16 * i];
+			for (int j = 0; j < 4; j++) b[j] = Bs[kk][tx + 16 * j];
+			for (int i = 0; i < 4; i++)
+				for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
+		}
+		__syncthreads();
+	}
+	for (int i = 0; i < 4; i++) {
+		int r = row0 + ty + 16 * i;
+		if (r >= m) continue;
+		for (int j = 0; j < 4; j++) {
+			int c = col0 + tx + 16 * j;
+			if (c >= n) continue;
+			float *p = C + (long long)r * ldc + c;
+			*p = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *p;
+		}
+	}
+}
+
+extern "C" __global__ void sgemm_nn(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+	sgemm_tile<false, false>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+extern "C" __global__ void sgemm_nt(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+	sgemm_tile<false, true>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+extern "C" __global__ void sgemm_tn(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+	sgemm_tile<true, false>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// ---------------------------------------------------------------------------
+// Reductions over rows, in a fixed order: partial sums over chunks of rows
+// (one thread per (chunk, column), in double), then the chunks in order.
+
+extern "C" __global__ void colsum_partial(double *part, const float *src, const float *mul, int rows, int cols, int chunkRows) {
+	int col = blockIdx.x * blockDim.x + threadIdx.x;
+	int c = blockIdx.y;
+	if (col >= cols) return;
+	int r0 = c * chunkRows, r1 = min(r0 + chunkRows, rows);
+	double s = 0.0;
+	for (int r = r0; r < r1; r++) {
+		long long o = (long long)r * cols + col;
+		s += mul != 0 ? (double)src[o] * (double)mul[o] : (double)src[o];
+	}
+	part[(long long)c * cols + col] = s;
+}
+
+// dst[col] += Σ_c part[c][col] (dst = when !accumulate).
+extern "C" __global__ void colsum_finish(float *dst, const double *part, int chunks, int cols, int accumulate) {
+	int col = blockIdx.x * blockDim.x + threadIdx.x;
+	if (col >= cols) return;
+	double s = 0.0;
+	for (int c = 0; c < chunks; c++) s += part[(long long)c * cols + col];
+	dst[col] = accumulate ? (float)((double)dst[col] + s) : (float)s;
+}
+
+// Sum of squares of x in chunks of `chunk` elements: part[c] (double).
+// One block per chunk; blockDim.x must be 256.
+extern "C" __global__ void sumsq_partial(double *part, const float *x, long long n, int chunk) {
+	__shared__ double s[256];
+	long long c = blockIdx.x;
+	long long i0 = c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
+	double acc = 0.0;
+	for (long long i = i0 + threadIdx.x; i < i1; i += 256) acc += (double)x[i] * (double)x[i];
+	s[threadIdx.x] = acc;
+	__syncthreads();
+	for (int w = 128; w > 0; w >>= 1) {
+		if ((int)threadIdx.x < w) s[threadIdx.x] += s[threadIdx.x + w];
+		__syncthreads();
+	}
+	if (threadIdx.x == 0) part[c] = s[0];
+}
+
+// ---------------------------------------------------------------------------
+// Elementwise and row kernels. n counts elements; one thread each.
+
+#define ELEM_INDEX long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; if (i >= n) return;
+
+extern "C" __global__ void add_rows_bias(float *y, const float *bias, long long n, int cols) {
+	ELEM_INDEX
+	y[i] = bias[i % cols];
+}
+
+extern "C" __global__ void add2(float *dst, const float *a, const float *b, long long n) {
+	ELEM_INDEX
+	dst[i] = a[i] + b[i];
+}
+
+extern "C" __global__ void scale_inplace(float *x, float s, long long n) {
+	ELEM_INDEX
+	x[i] *= s;
+}
+
+// dst row r = src row r where keep[r] != 0, else 0 (rows of width w).
+extern "C" __global__ void mask_rows(float *dst, const float *src, const float *keep, long long n, int w) {
+	ELEM_INDEX
+	dst[i] = keep[i / w] != 0.0f ? src[i] : 0.0f;
+}
+
+enum { ACT_RELU = 0, ACT_TANH = 1, ACT_GELU = 2 };
+#define GELU_C 0.7978845608028654f
+#define GELU_A 0.044715f
+
+extern "C" __global__ void act_fwd(float *y, const float *x, int kind, long long n) {
+	ELEM_INDEX
+	float v = x[i];
+	if (kind == ACT_RELU) y[i] = fmaxf(v, 0.0f);
+	else if (kind == ACT_TANH) y[i] = tanhf(v);
+	else {
+		float u = (v * v * GELU_A + 1.0f) * v * GELU_C;
+		y[i] = (tanhf(u) + 1.0f) * v * 0.5f;
+	}
+}
+
+// dx from dy and the forward's input x (relu, gelu) or output y (tanh).
+extern "C" __global__ void act_bwd(float *dx, const float *dy, const float *x, const float *y, int kind, long long n) {
+	ELEM_INDEX
+	if (kind == ACT_RELU) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+	else if (kind == ACT_TANH) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+	else {
+		float v = x[i];
+		float t = tanhf((v * v * GELU_A + 1.0f) * v * GELU_C);
+		float w = (v * v * (3.0f * GELU_A) + 1.0f) * v * (0.5f * GELU_C);
+		dx[i] = dy[i] * ((1.0f - t * t) * w + 0.5f * (1.0f + t));
+	}
+}
+
+// Dropout with package nn's counter-based mask: keep element i iff
+// splitmix64-style hash(key, i) >> 11 >= thresh. The same masks as the CPU.
+MINRL_DEVICE unsigned long long drop_mix(unsigned long long z) {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+extern "C" __global__ void dropout(float *y, const float *x, unsigned long long key, unsigned long long thresh, float scale, long long n) {
+	ELEM_INDEX
+	unsigned long long h = drop_mix(key + ((unsigned long long)i + 1ULL) * 0x9e3779b97f4a7c15ULL);
+	y[i] = (h >> 11) >= thresh ? x[i] * scale : 0.0f;
+}
+
+// LayerNorm over rows of width d: one block per row, blockDim.x = 128.
+// Statistics in double as package nn; mean and rstd saved for backward.
+MINRL_DEVICE double block_sum128(double v, double *s) {
+	int t = threadIdx.x;
+	s[t] = v;
+	__syncthreads();
+	for (int w = 64; w > 0; w >>= 1) {
+		if (t < w) s[t] += s[t + w];
+		__syncthreads();
+	}
+	double r = s[0];
+	__syncthreads();
+	return r;
+}
+
+extern "C" __global__ void layernorm_fwd(float *y, double *mean, double *rstd, const float *x, const float *G, const float *Bv, int d, double eps) {
+	__shared__ double s[128];
+	long long r = blockIdx.x;
+	const float *xr = x + r * d;
+	double acc = 0.0;
+	for (int i = threadIdx.x; i < d; i += 128) acc += (double)xr[i];
+	double mu = block_sum128(acc, s) / d;
+	acc = 0.0;
+	for (int i = threadIdx.x; i < d; i += 128) {
+		double dv = (double)xr[i] - mu;
+		acc += dv * dv;
+	}
+	double rs = 1.0 / sqrt(block_sum128(acc, s) / d + eps);
+	for (int i = threadIdx.x; i < d; i += 128)
+		y[r * d + i] = (float)(((double)xr[i] - mu) * rs * (double)G[i] + (double)Bv[i]);
+	if (threadIdx.x == 0) {
+		mean[r] = mu;
+		rstd[r] = rs;
+	}
+}
+
+// dx, and xhat (for dG = colsum(dy*xhat), dB = colsum(dy) afterwards).
+extern "C" __global__ void layernorm_bwd(float *dx, float *xhat, const float *dy, const float *x, const double *mean, const double *rstd, const float *G, int d) {
+	__shared__ double s[128];
+	long long r = blockIdx.x;
+	double mu = mean[r], rs = rstd[r];
+	double s1 = 0.0, s2 = 0.0;
+	for (int i = threadIdx.x; i < d; i += 128) {
+		double xh = ((double)x[r * d + i] - mu) * rs;
+		double gd = (double)dy[r * d + i] * (double)G[i];
+		s1 += gd;
+		s2 += gd * xh;
+	}
+	s1 = block_sum128(s1, s) / d;
+	s2 = block_sum128(s2, s) / d;
+	for (int i = threadIdx.x; i < d; i += 128) {
+		double xh = ((double)x[r * d + i] - mu) * rs;
+		dx[r * d + i] = (float)(rs * ((double)dy[r * d + i] * (double)G[i] - s1 - xh * s2));
+		xhat[r * d + i] = (float)xh;
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Decision model plumbing. Steps i in [0, B*K), width h.
+
+// x0[3i+j] = e_j[i] + E[t_i] for the three token embeddings; E gathered by idx.
+extern "C" __global__ void tokens_stack(float *x0, const float *eR, const float *eS, const float *eA, const float *E, const int *idx, int steps, int h) {
+	long long n = (long long)steps * h;
+	ELEM_INDEX
+	long long st = i / h;
+	int c = i % h;
+	float et = E[(long long)idx[st] * h + c];
+	x0[(3 * st) * h + c] = eR[i] + et;
+	x0[(3 * st + 1) * h + c] = eS[i] + et;
+	x0[(3 * st + 2) * h + c] = eA[i] + et;
+}
+
+// The inverse: dR, dS, dA get the token gradients; dT their sum.
+extern "C" __global__ void tokens_unstack(float *dR, float *dS, float *dA, float *dT, const float *dx0, int steps, int h) {
+	long long n = (long long)steps * h;
+	ELEM_INDEX
+	long long st = i / h;
+	int c = i % h;
+	float r = dx0[(3 * st) * h + c], s = dx0[(3 * st + 1) * h + c], a = dx0[(3 * st + 2) * h + c];
+	dR[i] = r;
+	dS[i] = s;
+	dA[i] = a;
+	dT[i] = r + s + a;
+}
+
+// hs[i] = y[3i+1] (the state tokens' outputs), and the transpose for dy.
+extern "C" __global__ void state_tokens_gather(float *hs, const float *y, int steps, int h) {
+	long long n = (long long)steps * h;
+	ELEM_INDEX
+	hs[i] = y[(3 * (i / h) + 1) * h + i % h];
+}
+
+extern "C" __global__ void state_tokens_scatter(float *dy, const float *dhs, int steps, int h) {
+	long long n = (long long)steps * 3 * h;
+	ELEM_INDEX
+	long long tok = i / h;
+	dy[i] = tok % 3 == 1 ? dhs[(tok / 3) * h + i % h] : 0.0f;
+}
+
+// Embedding backward, deterministic: positions are grouped by index on the
+// host (a counting sort, as package nn); segment s covers order[start[s] ..
+// start[s+1]) and belongs to row rows[s]. One thread per (segment, column)
+// sums its positions in order, in double, and adds to dW.
+extern "C" __global__ void embedding_bwd(float *dW, const float *dy, const int *order, const int *start, const int *rows, int segs, int h) {
+	long long n = (long long)segs * h;
+	ELEM_INDEX
+	int s = i / h, c = i % h;
+	double acc = 0.0;
+	for (int p = start[s]; p < start[s + 1]; p++) acc += (double)dy[(long long)order[p] * h + c];
+	float *w = dW + (long long)rows[s] * h + c;
+	*w = (float)((double)*w + acc);
+}
+
+// Masked MSE: rowsq[i] = Σ_j (pred − act)² over real steps (0 for padded),
+// dpred = 2·inv·(pred − act) on real steps, 0 on padded ones.
+extern "C" __global__ void masked_mse(float *dpred, double *rowsq, const float *pred, const float *act, const float *mask, int steps, int A, double inv) {
+	long long n = steps;
+	ELEM_INDEX
+	double s = 0.0;
+	for (int j = 0; j < A; j++) {
+		long long o = i * A + j;
+		if (mask[i] == 0.0f) {
+			dpred[o] = 0.0f;
+			continue;
+		}
+		double e = (double)pred[o] - (double)act[o];
+		s += e * e;
+		dpred[o] = (float)(2.0 * inv * e);
+	}
+	rowsq[i] = s;
+}
+
+// AdamW (PyTorch's update, package nn's arithmetic) over the flat parameter
+// vector, with the gradient clip's scale applied first: g = grad·clip.
+// decay[i] is 1 for parameters without weight decay.
+extern "C" __global__ void adamw(float *w, float *m, float *v, float *grad, const unsigned char *nodecay, float clip,
+		float decay, float stepSize, float bc2Sqrt, float eps, float w1, float b2, float w2, long long n) {
+	ELEM_INDEX
+	float g = grad[i] * clip;
+	grad[i] = g;
+	float mk = m[i] + w1 * (g - m[i]);
+	float vk = v[i] * b2 + w2 * g * g;
+	m[i] = mk;
+	v[i] = vk;
+	float denom = sqrtf(vk) / bc2Sqrt + eps;
+	float dk = nodecay[i] ? 1.0f : decay;
+	w[i] = w[i] * dk - stepSize * (mk / denom);
+}

@@ -1,0 +1,127 @@
+package cuda
+
+import "fmt"
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C over row-major matrices,
+// op(A) m×k, op(B) k×n, C m×n, with leading dimensions as in BLAS
+// (row-major). Transposing both is not needed by any layer and unsupported.
+// beta == 0 does not read C.
+func (c *Ctx) Gemm(tA, tB bool, m, n, k int, alpha float32, a Buf, lda int, b Buf, ldb int, beta float32, C Buf, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	kernel := "sgemm_nn"
+	switch {
+	case tA && tB:
+		c.fail(fmt.Errorf("cuda: Gemm with both operands transposed"))
+		return
+	case tA:
+		kernel = "sgemm_tn"
+	case tB:
+		kernel = "sgemm_nt"
+	}
+	need := func(what string, buf Buf, rows, cols, ld int) {
+		if rows > 0 && cols > 0 && (ld < cols || buf.N < (rows-1)*ld+cols) {
+			c.fail(fmt.Errorf("cuda: Gemm: %s has %d floats for %d×%d with leading dimension %d", what, buf.N, rows, cols, ld))
+		}
+	}
+	ar, ac := m, k
+	if tA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if tB {
+		br, bc = n, k
+	}
+	need("A", a, ar, ac, lda)
+	need("B", b, br, bc, ldb)
+	need("C", C, m, n, ldc)
+	c.launch(kernel, Dim3{(n + 63) / 64, (m + 63) / 64, 1}, Dim3{16, 16, 1}, m, n, k, alpha, a, lda, b, ldb, beta, C, ldc)
+}
+
+// colChunk is the number of rows per partial column sum.
+const colChunk = 64
+
+// AddColSums sets dst[j] += Σ_r src[r][j] (·mul[r][j] when mul is not the
+// zero Buf), summing in double over fixed chunks of rows, then the chunks
+// in order.
+func (c *Ctx) AddColSums(dst, src, mul Buf, rows, cols int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	chunks := (rows + colChunk - 1) / colChunk
+	part := c.Grow(&c.partBuf, 2*chunks*cols) // doubles
+	c.launch("colsum_partial", Dim3{(cols + 127) / 128, chunks, 1}, Dim3{128, 1, 1}, part, src, mul, rows, cols, colChunk)
+	c.launch("colsum_finish", Dim3{(cols + 127) / 128, 1, 1}, Dim3{128, 1, 1}, dst, part, chunks, cols, 1)
+}
+
+// normChunk is the number of elements per partial sum of squares.
+const normChunk = 1 << 16
+
+// SumSquares returns Σ x_i², accumulated in double over fixed chunks and
+// the chunks summed in order on the host. It waits for the device.
+func (c *Ctx) SumSquares(x Buf) float64 {
+	if x.N == 0 {
+		return 0
+	}
+	chunks := (x.N + normChunk - 1) / normChunk
+	part := c.Grow(&c.partBuf, 2*chunks)
+	c.launch("sumsq_partial", Dim3{chunks, 1, 1}, Dim3{256, 1, 1}, part, x, int64(x.N), normChunk)
+	if cap(c.partHost) < chunks {
+		c.partHost = make([]float64, chunks)
+	}
+	h := c.partHost[:chunks]
+	c.downloadF64(h, part.P)
+	var s float64
+	for _, v := range h {
+		s += v
+	}
+	return s
+}
+
+// Add sets dst = a + b.
+func (c *Ctx) Add(dst, a, b Buf) { c.elems("add2", dst.N, dst, a, b, int64(dst.N)) }
+
+// Scale multiplies x by s.
+func (c *Ctx) Scale(x Buf, s float32) { c.elems("scale_inplace", x.N, x, s, int64(x.N)) }
+
+// MaskRows sets dst row r = src row r where keep[r] ≠ 0, else 0.
+func (c *Ctx) MaskRows(dst, src, keep Buf, w int) {
+	c.elems("mask_rows", dst.N, dst, src, keep, int64(dst.N), w)
+}
+
+// Act kinds, as nn.ActKind's meaning: relu, tanh, gelu (tanh form).
+type Act int
+
+const (
+	ActReLU Act = 0
+	ActTanh Act = 1
+	ActGELU Act = 2
+)
+
+// ParseAct maps "relu", "tanh", "gelu" to an Act.
+func ParseAct(s string) (Act, error) {
+	switch s {
+	case "relu":
+		return ActReLU, nil
+	case "tanh":
+		return ActTanh, nil
+	case "gelu":
+		return ActGELU, nil
+	}
+	return 0, fmt.Errorf("cuda: activation %q: want relu, tanh or gelu", s)
+}
+
+// ActForward sets y = act(x).
+func (c *Ctx) ActForward(y, x Buf, k Act) { c.elems("act_fwd", y.N, y, x, int(k), int64(y.N)) }
+
+// ActBackward sets dx from dy, the forward's input x and output y.
+func (c *Ctx) ActBackward(dx, dy, x, y Buf, k Act) {
+	c.elems("act_bwd", dx.N, dx, dy, x, y, int(k), int64(dx.N))
+}
+
+// Dropout sets y = x·mask/(1−p) with package nn's mask for key (nn.Dropout's
+// hash of its seed and call count) and threshold.
+func (c *Ctx) Dropout(y, x Buf, key, thresh uint64, scale float32) {
+	c.elems("dropout", y.N, y, x, key, thresh, scale, int64(y.N))
+}

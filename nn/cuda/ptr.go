@@ -1,0 +1,5 @@
+package cuda
+
+import "unsafe"
+
+func ptrOf(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
