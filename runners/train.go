@@ -13,6 +13,7 @@ import (
 	"image/color"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -33,6 +34,7 @@ import (
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
 	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/policy"
 )
 
@@ -92,6 +94,12 @@ type TrainOptions struct {
 	// evals.jsonl hold the same numbers), for sweeps and tests: drawing
 	// and encoding the PNGs costs more than a tiny run.
 	SkipPlots bool
+	// Device is where the gradient steps run: "cpu" (or empty) or "cuda"
+	// (a binary built with -tags cuda; Decision-minGRU/minLSTM models).
+	// It is not part of the run's config: it changes where a run computes,
+	// not what, so a run started on a GPU resumes on a CPU and the other
+	// way round (the results agree to float32 rounding, not bit for bit).
+	Device string
 }
 
 // TrainEvent reports progress to TrainOptions.Progress.
@@ -170,6 +178,9 @@ type TrainResult struct {
 	WallSeconds    float64 `json:"wall_seconds"`
 	TrainSeconds   float64 `json:"train_seconds"`
 	StepsPerSecond float64 `json:"steps_per_second"`
+	// Device is where this call's gradient steps ran ("cpu", or the GPU's
+	// name).
+	Device string `json:"device,omitempty"`
 	// Files maps roles (last, best, metrics, metrics_csv, evals,
 	// loss_plot, eval_plot, eval_final_csv, eval_final_json, summary) to
 	// paths.
@@ -207,6 +218,7 @@ func Train(ctx context.Context, run configs.Run, opts TrainOptions) (*TrainResul
 type trainJob struct {
 	run     configs.Run
 	opts    TrainOptions
+	dev     cuda.Device // nil on the CPU
 	spec    envs.Spec
 	dsPath  string
 	dsSHA   string
@@ -380,6 +392,13 @@ func (j *trainJob) train(ctx context.Context) (*TrainResult, error) {
 	if err := j.prepareDir(); err != nil {
 		return nil, err
 	}
+	// The device gets the weights and optimiser state after a resume has
+	// loaded them; from here on the host copies are synced before every
+	// evaluation and checkpoint.
+	if err := j.useDevice(); err != nil {
+		return nil, err
+	}
+	defer j.closeDevice()
 	steps := j.run.Train.Steps
 	// An evaluation that an interruption cut short is made now.
 	if err := j.evalIfDue(ctx); err != nil {
@@ -420,6 +439,37 @@ func (j *trainJob) train(ctx context.Context) (*TrainResult, error) {
 	return j.finish(ctx)
 }
 
+// useDevice moves the gradient steps to the device TrainOptions names.
+func (j *trainJob) useDevice() error {
+	dev, err := cuda.ParseDevice(j.opts.Device)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if dev == "cpu" {
+		return nil
+	}
+	d, err := cuda.Open()
+	if err != nil {
+		return fmt.Errorf("train --device cuda: %w", err)
+	}
+	if err := j.tr.UseDevice(d); err != nil {
+		return errors.Join(fmt.Errorf("train --device cuda: %w", err), d.Close())
+	}
+	j.dev = d
+	return nil
+}
+
+// closeDevice frees the device (the host model is synced first).
+func (j *trainJob) closeDevice() {
+	if j.dev == nil {
+		return
+	}
+	if err := errors.Join(j.tr.Close(), j.dev.Close()); err != nil {
+		slog.Warn("closing the GPU", "err", err)
+	}
+	j.dev = nil
+}
+
 // interrupted saves the last checkpoint when ctx ended the run, and
 // returns err explained.
 func (j *trainJob) interrupted(err error) error {
@@ -439,6 +489,9 @@ func (j *trainJob) evalIfDue(ctx context.Context) error {
 	step, steps, every := j.tr.Step, j.run.Train.Steps, j.run.Train.EvalEvery
 	if step == 0 || step <= j.lastEval || !((every > 0 && step%every == 0) || step == steps) {
 		return nil
+	}
+	if err := j.tr.SyncHost(); err != nil {
+		return err
 	}
 	reps, err := evaluateModel(ctx, j.model, j.norm, j.bounds, j.run.Env, j.run.Eval.Targets, j.run.Eval.Episodes, j.run.Eval.Seed)
 	j.model.SetTrain(true) // the actors left it in evaluation mode
@@ -554,6 +607,9 @@ func (j *trainJob) saveLast() error {
 // saveCheckpoint writes the weights and the run's state; with optim, also
 // the AdamW moments as extra tensors "optim.<param>.exp_avg[_sq]".
 func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
+	if err := j.tr.SyncHost(); err != nil {
+		return err
+	}
 	meta := map[string]string{
 		MetaStep: strconv.Itoa(j.tr.Step), MetaOptimStep: strconv.Itoa(j.tr.Opt.StepCount()),
 		MetaRunConfig: j.cfgJSON, MetaConfigSHA: j.cfgSHA, MetaDataset: j.dsPath, MetaDatasetSHA: j.dsSHA,
@@ -737,6 +793,9 @@ func (j *trainJob) resume(path string) error {
 
 func (j *trainJob) finish(ctx context.Context) (*TrainResult, error) {
 	steps := j.run.Train.Steps
+	if err := j.tr.SyncHost(); err != nil {
+		return nil, err
+	}
 	if j.final == nil || j.lastEval != steps {
 		// A resumed, already finished run: its last evaluation again (the
 		// same numbers: evaluation is deterministic).
@@ -755,7 +814,7 @@ func (j *trainJob) finish(ctx context.Context) (*TrainResult, error) {
 	res := &TrainResult{Name: j.run.Name, Dir: j.run.Out, Env: j.run.Env, Dataset: j.dsPath, Config: configTree(j.run),
 		Command: j.opts.Command, Steps: j.tr.Step, ResumedFrom: j.resumedFrom, BestRule: BestRule,
 		Last: evalPoint(steps, j.kind, j.run.Eval.Episodes, j.final), DatasetReturn: j.dataReturn, WallSeconds: j.wall(), TrainSeconds: j.trainSec,
-		Final: j.final, Files: map[string]string{}}
+		Final: j.final, Files: map[string]string{}, Device: j.tr.Device()}
 	if j.best != nil {
 		res.Best = *j.best
 	}

@@ -77,6 +77,7 @@ type Trainer struct {
 	batch  dataset.Batch
 	dPred  nn.Tensor
 	params []*nn.Param
+	dev    *onDevice // nil: the steps run on the CPU
 }
 
 // ErrDiverged reports a non-finite loss or gradient: training cannot go on.
@@ -112,6 +113,9 @@ type StepResult struct {
 // TrainStep samples a batch and takes one gradient step. A non-finite loss
 // or gradient returns ErrDiverged and leaves the weights unchanged.
 func (t *Trainer) TrainStep() (StepResult, error) {
+	if t.dev != nil {
+		return t.deviceStep()
+	}
 	t.Model.SetTrain(true)
 	t.Sampler.Sample(&t.batch, t.Cfg.Batch)
 	pred := t.Model.Forward(&t.batch)

@@ -62,12 +62,14 @@ var (
 	opener func() (Device, error)
 )
 
-// RegisterDriver installs the function Open calls. Package driver calls it
-// from init in -tags cuda builds.
-func RegisterDriver(open func() (Device, error)) {
+// RegisterDriver installs the function Open calls and returns the one it
+// replaces. Package driver calls it from init in -tags cuda builds; tests
+// install the emulator with it.
+func RegisterDriver(open func() (Device, error)) (previous func() (Device, error)) {
 	openMu.Lock()
 	defer openMu.Unlock()
-	opener = open
+	previous, opener = opener, open
+	return previous
 }
 
 // Open returns the first CUDA device, or ErrNotBuilt.
