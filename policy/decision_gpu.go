@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/nn"
@@ -35,7 +36,7 @@ type DecisionGPU struct {
 
 	b, k                 int
 	idx                  []int32
-	keepHost             []float32
+	keepHost, staging    []float32
 	in                   cuda.Buf // rtg | states | actions | mask | keep | timesteps (int32)
 	rtg, states, actions cuda.Buf
 	mask, keep, ts       cuda.Buf
@@ -119,24 +120,28 @@ func (g *DecisionGPU) upload(b *dataset.Batch) {
 	for i, v := range b.Mask[:n] {
 		g.keepHost[3*i], g.keepHost[3*i+1], g.keepHost[3*i+2] = v, v, v
 	}
-	sizes := []int{n, n * cfg.ObsDim, n * cfg.ActDim, n, 3 * n, n}
-	total := 0
-	for _, s := range sizes {
-		total += s
+	// One copy: rtg | states | actions | mask | keep | timesteps (int32
+	// bits in float32 slots; a copy moves bits unchanged).
+	parts := [][]float32{b.RTG[:n], b.States[:n*cfg.ObsDim], b.Actions[:n*cfg.ActDim], b.Mask[:n], g.keepHost}
+	g.staging = g.staging[:0]
+	for _, p := range parts {
+		g.staging = append(g.staging, p...)
 	}
-	all := c.Grow(&g.in, total)
+	for _, t := range g.idx {
+		g.staging = append(g.staging, math.Float32frombits(uint32(t)))
+	}
+	all := c.Grow(&g.in, len(g.staging))
 	off := 0
 	bufs := []*cuda.Buf{&g.rtg, &g.states, &g.actions, &g.mask, &g.keep, &g.ts}
-	for i, s := range sizes {
-		*bufs[i] = all.At(off, s)
-		off += s
+	for i, p := range append(parts, nil) {
+		size := len(p)
+		if i == len(parts) {
+			size = n
+		}
+		*bufs[i] = all.At(off, size)
+		off += size
 	}
-	c.Upload(g.rtg, b.RTG[:n])
-	c.Upload(g.states, b.States[:n*cfg.ObsDim])
-	c.Upload(g.actions, b.Actions[:n*cfg.ActDim])
-	c.Upload(g.mask, b.Mask[:n])
-	c.Upload(g.keep, g.keepHost)
-	c.UploadInt32(g.ts, g.idx)
+	c.Upload(all, g.staging)
 }
 
 // Forward runs the model on the batch and returns the predicted actions

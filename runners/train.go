@@ -268,6 +268,14 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	if err := run.Validate(); err != nil {
 		return nil, err
 	}
+	// A device this binary cannot open is refused before anything is
+	// written; the device itself is opened once a resume has loaded the
+	// weights.
+	if dev, err := cuda.ParseDevice(opts.Device); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	} else if dev == "cuda" && !cuda.Available() {
+		return nil, fmt.Errorf("train --device cuda: %w", cuda.ErrNotBuilt)
+	}
 	if run.Out == "" {
 		return nil, errors.New("train: no output directory (config key out)")
 	}

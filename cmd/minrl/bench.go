@@ -19,6 +19,7 @@ import (
 	"github.com/minrl/minrl/configs"
 	"github.com/minrl/minrl/internal/atomicfile"
 	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/runners"
 )
 
@@ -33,7 +34,7 @@ func newBenchCmd() *cobra.Command {
 
 func newBenchSpeedCmd() *cobra.Command {
 	cfg := runners.DefaultSpeedConfig()
-	var out string
+	var out, device string
 	var quick bool
 	cmd := &cobra.Command{
 		Use:   "speed",
@@ -45,16 +46,38 @@ on this CPU. Prints a Markdown table of median step times, speed-ups and memory 
 per step, and writes speed.md, speed.json and speed.png to --out.`,
 		Example: `  minrl bench speed
   minrl bench speed --quick
-  minrl bench speed --models mingru,gru --T 256,1024 --repeats 3`,
+  minrl bench speed --models mingru,gru --T 256,1024 --repeats 3
+  minrl bench speed --device cuda --T 512,4096,16384   # a -tags cuda build`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if quick {
 				cfg.Ts, cfg.Repeats = []int{64, 256, 1024}, 3
 			}
+			dev, err := cuda.ParseDevice(device)
+			if err != nil {
+				return err
+			}
+			engine := "GEMM " + nn.CurrentGemm().Name()
+			var gpu cuda.Device
+			if dev == "cuda" {
+				if !cmd.Flags().Changed("models") {
+					cfg.Models = runners.GPUSpeedModels
+				}
+				if gpu, err = cuda.Open(); err != nil {
+					return err
+				}
+				defer gpu.Close()
+				engine = gpu.Name()
+			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "minrl bench speed: B=%d d=%d, %d repeats, GEMM %s, GOMAXPROCS %d, %s/%s\n",
-				cfg.B, cfg.D, cfg.Repeats, nn.CurrentGemm().Name(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(w, "minrl bench speed: B=%d d=%d, %d repeats, %s, GOMAXPROCS %d, %s/%s\n",
+				cfg.B, cfg.D, cfg.Repeats, engine, runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 			bar := newProgress(cmd, len(cfg.Models)*len(cfg.Ts)*cfg.Repeats, "steps")
-			results, err := runners.Speed(cmd.Context(), cfg, func() { bar.Add(1) })
+			var results []runners.SpeedResult
+			if gpu != nil {
+				results, err = runners.GPUSpeed(cmd.Context(), gpu, cfg, func() { bar.Add(1) })
+			} else {
+				results, err = runners.Speed(cmd.Context(), cfg, func() { bar.Add(1) })
+			}
 			bar.Finish()
 			if err != nil {
 				return err
@@ -68,13 +91,13 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 			if out == "" {
 				return nil
 			}
-			header := fmt.Sprintf("Command: `%s`\n\nGEMM %s, GOMAXPROCS %d, %s, %s/%s. Median of %d timed steps after a warm-up.\n\n",
-				commandLine(), nn.CurrentGemm().Name(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cfg.Repeats)
+			header := fmt.Sprintf("Command: `%s`\n\n%s, GOMAXPROCS %d, %s, %s/%s. Median of %d timed steps after a warm-up.\n\n",
+				commandLine(), engine, runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH, cfg.Repeats)
 			if err := atomicfile.WriteFile(filepath.Join(out, "speed.md"), []byte(header+table.String())); err != nil {
 				return err
 			}
 			js, err := json.MarshalIndent(map[string]any{
-				"config": cfg, "gemm": nn.CurrentGemm().Name(), "gomaxprocs": runtime.GOMAXPROCS(0),
+				"config": cfg, "gemm": nn.CurrentGemm().Name(), "engine": engine, "gomaxprocs": runtime.GOMAXPROCS(0),
 				"go": runtime.Version(), "build": buildInfo(), "results": results,
 			}, "", "  ")
 			if err != nil {
@@ -84,7 +107,7 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 				return err
 			}
 			png := filepath.Join(out, "speed.png")
-			title := fmt.Sprintf("One layer, B=%d, d=%d, %s", cfg.B, cfg.D, nn.CurrentGemm().Name())
+			title := fmt.Sprintf("One layer, B=%d, d=%d, %s", cfg.B, cfg.D, engine)
 			if err := runners.PlotSpeed(results, title, png); err != nil {
 				return err
 			}
@@ -102,11 +125,13 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed for weights and inputs")
 	f.StringVar(&out, "out", "out/bench", "directory for speed.md, speed.json and speed.png (empty: print only)")
 	f.BoolVar(&quick, "quick", false, "a short run: T in {64, 256, 1024}, 3 repeats")
+	f.StringVar(&device, "device", "cpu", "cpu, or cuda (minGRU/minLSTM on the GPU; needs a -tags cuda build)")
 	return cmd
 }
 
 func newBenchScanCmd() *cobra.Command {
 	var elems, repeats int
+	var device string
 	cmd := &cobra.Command{
 		Use:   "scan",
 		Args:  cobra.NoArgs,
@@ -114,6 +139,24 @@ func newBenchScanCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if elems < 64*128 || repeats < 1 {
 				return fmt.Errorf("need --elems >= %d and --repeats >= 1", 64*128)
+			}
+			dev, err := cuda.ParseDevice(device)
+			if err != nil {
+				return err
+			}
+			if dev == "cuda" {
+				gpu, err := cuda.Open()
+				if err != nil {
+					return err
+				}
+				defer gpu.Close()
+				f, b, c, err := runners.GPUScanBandwidth(gpu, elems, repeats)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: scan forward %.0f GB/s (%.0f%% of copy), backward %.0f GB/s (%.0f%%), device-to-device copy %.0f GB/s (%d elements, median of %d)\n",
+					gpu.Name(), f/1e9, 100*f/c, b/1e9, 100*b/c, c/1e9, elems, repeats)
+				return nil
 			}
 			s, c := runners.ScanBandwidth(elems, repeats)
 			fmt.Fprintf(cmd.OutOrStdout(), "scan forward %.1f GB/s, copy %.1f GB/s: the scan runs at %.0f%% of copy bandwidth (%d elements, median of %d)\n",
@@ -123,6 +166,7 @@ func newBenchScanCmd() *cobra.Command {
 	}
 	cmd.Flags().IntVar(&elems, "elems", 16<<20, "scan elements (B·T·D, B=64, D=128); 16M moves 192 MB, far beyond the caches")
 	cmd.Flags().IntVar(&repeats, "repeats", 15, "rounds (median reported)")
+	cmd.Flags().StringVar(&device, "device", "cpu", "cpu, or cuda (needs a -tags cuda build)")
 	return cmd
 }
 

@@ -31,7 +31,7 @@ var trainFlags = []struct {
 }
 
 func newTrainCmd() *cobra.Command {
-	var file string
+	var file, device string
 	var list, overwrite bool
 	cmd := &cobra.Command{
 		Use:   "train [PRESET]",
@@ -63,7 +63,11 @@ mean score over the target returns.
 
 Interrupt with Ctrl-C at any time: the run saves last.safetensors, and the same
 command resumes it exactly (the final weights match an uninterrupted run bit for
-bit). A different config in the same --out is refused unless --overwrite.`,
+bit). A different config in the same --out is refused unless --overwrite.
+
+--device cuda runs the gradient steps of a Decision-minGRU/minLSTM on an NVIDIA GPU
+(a binary built with -tags cuda, see docs/gpu.md); evaluation stays on the CPU. The
+device is not part of the run's config: a run may resume on the other device.`,
 		Example: `  minrl train pendulum-medium-mingru              # the quickstart: a few minutes on 2 cores
   minrl train --list
   minrl train pendulum-medium-minlstm --steps 500 --out runs/try
@@ -127,12 +131,12 @@ bit). A different config in the same --out is refused unless --overwrite.`,
 					fmt.Fprintf(errw, "step %d: %s%s\n", ev.Step, describePoint(*ev.Eval), mark)
 				}
 			}
-			res, err := runners.Train(cmd.Context(), run, runners.TrainOptions{Overwrite: overwrite, Progress: progress, Command: commandLine()})
+			res, err := runners.Train(cmd.Context(), run, runners.TrainOptions{Overwrite: overwrite, Progress: progress, Command: commandLine(), Device: device})
 			bar.Finish()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "done in %.0f s (%.1f steps/s)\n", res.WallSeconds, res.StepsPerSecond)
+			fmt.Fprintf(w, "done in %.0f s (%.1f steps/s on %s)\n", res.WallSeconds, res.StepsPerSecond, res.Device)
 			fmt.Fprintf(w, "last (step %d): %s\n", res.Last.Step, describePoint(res.Last))
 			fmt.Fprintf(w, "best (step %d): %s\n", res.Best.Step, describePoint(res.Best))
 			if math.IsNaN(res.DatasetScore) {
@@ -160,6 +164,7 @@ bit). A different config in the same --out is refused unless --overwrite.`,
 	}
 	f.BoolVar(&overwrite, "overwrite", false, "discard a previous run in the output directory instead of resuming it")
 	f.BoolVar(&list, "list", false, "list the presets and exit")
+	f.StringVar(&device, "device", "cpu", "where the gradient steps run: cpu, or cuda (Decision-minGRU/minLSTM; a -tags cuda build)")
 	return cmd
 }
 

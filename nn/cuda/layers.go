@@ -334,6 +334,7 @@ type Embedding struct {
 	start    []int32
 	rows     []int32
 	count    []int32
+	packed   []int32
 	dev      Buf // order | start | rows as int32 words
 }
 
@@ -378,11 +379,9 @@ func (e *Embedding) Backward(c *Ctx, dy Buf, idx []int32) {
 		next[v]++
 	}
 	segs := len(e.rows)
-	n := len(e.order) + len(e.start) + len(e.rows)
-	buf := c.Grow(&e.dev, n)
-	c.UploadInt32(buf.At(0, len(e.order)), e.order)
-	c.UploadInt32(buf.At(len(e.order), len(e.start)), e.start)
-	c.UploadInt32(buf.At(len(e.order)+len(e.start), segs), e.rows)
-	c.elems("embedding_bwd", segs*e.Dim, e.W.Grad, dy, buf.At(0, len(e.order)), buf.At(len(e.order), len(e.start)),
-		buf.At(len(e.order)+len(e.start), segs), segs, e.Dim)
+	e.packed = append(append(append(e.packed[:0], e.order...), e.start...), e.rows...)
+	buf := c.Grow(&e.dev, len(e.packed))
+	c.UploadInt32(buf, e.packed)
+	no, ns := len(e.order), len(e.start)
+	c.elems("embedding_bwd", segs*e.Dim, e.W.Grad, dy, buf.At(0, no), buf.At(no, ns), buf.At(no+ns, segs), segs, e.Dim)
 }

@@ -36,10 +36,15 @@ func (c *Ctx) Gemm(tA, tB bool, m, n, k int, alpha float32, a Buf, lda int, b Bu
 	need("A", a, ar, ac, lda)
 	need("B", b, br, bc, ldb)
 	need("C", C, m, n, ldc)
-	c.launch(kernel, Dim3{(n + 63) / 64, (m + 63) / 64, 1}, Dim3{16, 16, 1}, m, n, k, alpha, a, lda, b, ldb, beta, C, ldc)
+	if (n+63)/64 > maxGridY {
+		c.fail(fmt.Errorf("cuda: Gemm: %d columns, at most %d", n, 64*maxGridY))
+		return
+	}
+	c.launch(kernel, Dim3{(m + 63) / 64, (n + 63) / 64, 1}, Dim3{16, 16, 1}, m, n, k, alpha, a, lda, b, ldb, beta, C, ldc)
 }
 
-// colChunk is the number of rows per partial column sum.
+// colChunk is the number of rows per partial column sum (doubled until the
+// chunks fit CUDA's grid).
 const colChunk = 64
 
 // AddColSums sets dst[j] += Σ_r src[r][j] (·mul[r][j] when mul is not the
@@ -49,9 +54,13 @@ func (c *Ctx) AddColSums(dst, src, mul Buf, rows, cols int) {
 	if rows == 0 || cols == 0 {
 		return
 	}
-	chunks := (rows + colChunk - 1) / colChunk
+	chunk := colChunk
+	for (rows+chunk-1)/chunk > maxGridY {
+		chunk *= 2
+	}
+	chunks := (rows + chunk - 1) / chunk
 	part := c.Grow(&c.partBuf, 2*chunks*cols) // doubles
-	c.launch("colsum_partial", Dim3{(cols + 127) / 128, chunks, 1}, Dim3{128, 1, 1}, part, src, mul, rows, cols, colChunk)
+	c.launch("colsum_partial", Dim3{(cols + 127) / 128, chunks, 1}, Dim3{128, 1, 1}, part, src, mul, rows, cols, chunk)
 	c.launch("colsum_finish", Dim3{(cols + 127) / 128, 1, 1}, Dim3{128, 1, 1}, dst, part, chunks, cols, 1)
 }
 

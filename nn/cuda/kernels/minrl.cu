@@ -370,7 +370,8 @@ MINRL_DEVICE void sgemm_tile(int m, int n, int k, float alpha, const float *A, i
 	__shared__ float Bs[TK][TN + 4];
 	int tx = threadIdx.x, ty = threadIdx.y; // 16×16
 	int tid = ty * 16 + tx;
-	int row0 = blockIdx.y * TM, col0 = blockIdx.x * TN;
+	// Row tiles on x (up to 2^31 blocks), column tiles on y (≤ 65535).
+	int row0 = blockIdx.x * TM, col0 = blockIdx.y * TN;
 	float acc[4][4];
 	for (int i = 0; i < 4; i++)
 		for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
