@@ -172,7 +172,7 @@ func TestLogScanMatchesCPU(t *testing.T) {
 func TestGemmMatchesCPU(t *testing.T) {
 	c := newCtx(t)
 	rng := rand.New(rand.NewPCG(5, 6))
-	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {64, 64, 16}, {65, 63, 17}, {130, 7, 200}}
+	shapes := [][3]int{{1, 1, 1}, {3, 5, 7}, {64, 64, 16}, {65, 63, 17}, {130, 7, 200}, {5, 9, 3000}, {70, 129, 1030}} // the last two split k
 	if cudatest.OnGPU {
 		shapes = append(shapes, [3]int{4096, 384, 128}, [3]int{128, 384, 4096})
 	}

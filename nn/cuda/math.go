@@ -40,7 +40,31 @@ func (c *Ctx) Gemm(tA, tB bool, m, n, k int, alpha float32, a Buf, lda int, b Bu
 		c.fail(fmt.Errorf("cuda: Gemm: %d columns, at most %d", n, 64*maxGridY))
 		return
 	}
+	tiles := ((m + 63) / 64) * ((n + 63) / 64)
+	if splits := splitK(tiles, k); splits > 1 {
+		kchunk := (k + splits - 1) / splits
+		kchunk = (kchunk + 15) &^ 15
+		splits = (k + kchunk - 1) / kchunk
+		part := c.Grow(&c.splitBuf, splits*m*n)
+		c.launch(kernel+"_split", Dim3{(m + 63) / 64, (n + 63) / 64, splits}, Dim3{16, 16, 1}, m, n, k, kchunk, a, lda, b, ldb, part)
+		c.elems("splitk_reduce", m*n, C, ldc, part, splits, m, n, alpha, beta)
+		return
+	}
 	c.launch(kernel, Dim3{(m + 63) / 64, (n + 63) / 64, 1}, Dim3{16, 16, 1}, m, n, k, alpha, a, lda, b, ldb, beta, C, ldc)
+}
+
+// gemmBlocks is how many 64×64 tile blocks keep a GPU busy (two per SM on
+// a 132-SM H100/H200).
+const gemmBlocks = 264
+
+// splitK returns how many pieces to cut k into: enough for gemmBlocks
+// blocks when C has few tiles, each piece at least 256 long. It depends on
+// the shape alone, so results do not depend on the device.
+func splitK(tiles, k int) int {
+	if tiles >= gemmBlocks/2 || k < 512 {
+		return 1
+	}
+	return max(1, min((gemmBlocks+tiles-1)/tiles, k/256))
 }
 
 // colChunk is the number of rows per partial column sum (doubled until the

@@ -16,8 +16,8 @@ type Ctx struct {
 	alloc []Ptr
 	bytes int
 
-	scanBuf, partBuf Buf
-	partHost         []float64
+	scanBuf, partBuf, splitBuf Buf
+	partHost                   []float64
 }
 
 // NewCtx wraps dev.

@@ -56,6 +56,7 @@ const Kernel kernels[] = {
 	PLAIN(scan_bwd_local_gates), PLAIN(scan_bwd_apply_gates),
 	PLAIN(log_scan_fwd), PLAIN(log_scan_bwd),
 	SYNC(sgemm_nn), SYNC(sgemm_nt), SYNC(sgemm_tn),
+	SYNC(sgemm_nn_split), SYNC(sgemm_nt_split), SYNC(sgemm_tn_split), PLAIN(splitk_reduce),
 	PLAIN(colsum_partial), PLAIN(colsum_finish), SYNC(sumsq_partial),
 	PLAIN(add_rows_bias), PLAIN(add2), PLAIN(scale_inplace), PLAIN(mask_rows),
 	PLAIN(act_fwd), PLAIN(act_bwd), PLAIN(dropout),

@@ -364,8 +364,11 @@ extern "C" __global__ void log_scan_bwd(float *dloga, float *dlogb, float *dlogh
 #define TN 64
 #define TK 16
 
+// k runs over [kbeg, kend): a split-K launch gives each blockIdx.z its own
+// range and its own output (see sgemm_*_split).
 template <bool TA, bool TB>
-MINRL_DEVICE void sgemm_tile(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+MINRL_DEVICE void sgemm_tile(int m, int n, int kbeg, int kend, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+	int k = kend;
 	__shared__ float As[TK][TM + 4];
 	__shared__ float Bs[TK][TN + 4];
 	int tx = threadIdx.x, ty = threadIdx.y; // 16×16
@@ -375,7 +378,7 @@ MINRL_DEVICE void sgemm_tile(int m, int n, int k, float alpha, const float *A, i
 	float acc[4][4];
 	for (int i = 0; i < 4; i++)
 		for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
-	for (int k0 = 0; k0 < k; k0 += TK) {
+	for (int k0 = kbeg; k0 < k; k0 += TK) {
 		// 256 threads load 64×16 of op(A) and 16×64 of op(B), 4 each.
 		for (int l = 0; l < 4; l++) {
 			int e = tid + l * 256;
@@ -418,13 +421,37 @@ MINRL_DEVICE void sgemm_tile(int m, int n, int k, float alpha, const float *A, i
 }
 
 extern "C" __global__ void sgemm_nn(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-	sgemm_tile<false, false>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+	sgemm_tile<false, false>(m, n, 0, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 extern "C" __global__ void sgemm_nt(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-	sgemm_tile<false, true>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+	sgemm_tile<false, true>(m, n, 0, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 extern "C" __global__ void sgemm_tn(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-	sgemm_tile<true, false>(m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+	sgemm_tile<true, false>(m, n, 0, k, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// Split K: when C has few tiles and k is long (a weight gradient summed
+// over B·T rows), blockIdx.z takes k range [z·kchunk, (z+1)·kchunk) and
+// writes its partial product to P[z] (m×n, dense); splitk_reduce then adds
+// the partials in z order: the same result whatever the scheduling.
+#define SPLIT_KERNEL(name, TA, TB) \
+extern "C" __global__ void name(int m, int n, int k, int kchunk, const float *A, int lda, const float *B, int ldb, float *P) { \
+	int z = blockIdx.z; \
+	int kb = z * kchunk, ke = min(k, kb + kchunk); \
+	sgemm_tile<TA, TB>(m, n, kb, ke, 1.0f, A, lda, B, ldb, 0.0f, P + (long long)z * m * n, n); \
+}
+SPLIT_KERNEL(sgemm_nn_split, false, false)
+SPLIT_KERNEL(sgemm_nt_split, false, true)
+SPLIT_KERNEL(sgemm_tn_split, true, false)
+
+extern "C" __global__ void splitk_reduce(float *C, int ldc, const float *P, int splits, int m, int n, float alpha, float beta) {
+	long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+	if (i >= (long long)m * n) return;
+	long long mn = (long long)m * n;
+	float s = 0.0f;
+	for (int z = 0; z < splits; z++) s += P[z * mn + i];
+	float *c = C + (i / n) * ldc + i % n;
+	*c = beta == 0.0f ? alpha * s : alpha * s + beta * *c;
 }
 
 // ---------------------------------------------------------------------------
