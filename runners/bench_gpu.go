@@ -101,9 +101,12 @@ func gpuLayerSpeed(ctx context.Context, dev cuda.Device, model string, cfg Speed
 // elems/(64·128) steps: bytes moved per second (reads plus writes: the
 // forward reads a, b and writes h, 12 bytes an element; the backward reads
 // dh, a, h and writes da, db, 20; the copy 8), medians over repeats.
-func GPUScanBandwidth(dev cuda.Device, elems, repeats int) (fwdBps, bwdBps, copyBps float64, err error) {
+//
+// lookback selects the single-pass scan (true) or the three-pass one.
+func GPUScanBandwidth(dev cuda.Device, elems, repeats int, lookback bool) (fwdBps, bwdBps, copyBps float64, err error) {
 	c := cuda.NewCtx(dev)
 	defer c.Close()
+	c.SetLookback(lookback)
 	d := cuda.Dims{B: 64, T: max(1, elems/(64*128)), D: 128}
 	n := d.Len()
 	ones := make([]float32, n)

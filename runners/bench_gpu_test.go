@@ -28,11 +28,13 @@ func TestGPUBenchmarksRun(t *testing.T) {
 	if _, err := GPUSpeed(context.Background(), dev, cfg, nil); err == nil {
 		t.Error("gru on the GPU: no error")
 	}
-	f, b, c, err := GPUScanBandwidth(dev, 2*64*128, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !(f > 0 && b > 0 && c > 0) {
-		t.Errorf("bandwidths %g %g %g", f, b, c)
+	for _, lb := range []bool{true, false} {
+		f, b, c, err := GPUScanBandwidth(dev, 2*64*128, 1, lb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(f > 0 && b > 0 && c > 0) {
+			t.Errorf("lookback %v: bandwidths %g %g %g", lb, f, b, c)
+		}
 	}
 }

@@ -20,7 +20,10 @@ HOPPER_SECONDS=${HOPPER_SECONDS:-180}
 bin=$root/.gpu
 for f in "$bin"/*.gz; do [ -f "$f" ] && gunzip -f "$f"; done
 chmod +x "$bin"/*
-export LD_LIBRARY_PATH=/usr/local/nvidia/lib64:/usr/local/nvidia/lib:/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# Our binaries find the driver's libcuda here; PyTorch must not (the system
+# cuDNN in /usr/lib would shadow its own).
+cudalib=/usr/local/nvidia/lib64:/usr/local/nvidia/lib:/usr/lib/x86_64-linux-gnu
+go_bin() { LD_LIBRARY_PATH=$cudalib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} "$@"; }
 exec > >(tee "$OUT/log.txt") 2>&1
 status=0
 step() { echo; echo "== $* ($(date +%T))"; }
@@ -32,18 +35,18 @@ nproc
 ldconfig -p | grep -m2 libcuda || echo "libcuda not in the ldconfig cache"
 
 step "kernels and layers against the CPU engine"
-(cd nn/cuda && run timeout 300 "$bin/nn_cuda.test" -test.v -test.count=1) | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|error|cuda'
+(cd nn/cuda && run go_bin timeout 300 "$bin/nn_cuda.test" -test.v -test.count=1) | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|error|cuda'
 step "Decision model: one step against the CPU"
-(cd policy && run timeout 120 "$bin/policy.test" -test.run 'GPU' -test.v -test.count=1)
+(cd policy && run go_bin timeout 120 "$bin/policy.test" -test.run 'GPU' -test.v -test.count=1)
 step "200 training steps against the CPU"
-(cd agents/decision && run timeout 180 "$bin/agents_decision.test" -test.run 'Device' -test.v -test.count=1)
+(cd agents/decision && run go_bin timeout 180 "$bin/agents_decision.test" -test.run 'Device' -test.v -test.count=1)
 step "train --device cuda end to end, resume on the CPU"
-(cd runners && run timeout 180 "$bin/runners.test" -test.run 'TrainDevice|TrainOnDevice' -test.v -test.count=1)
+(cd runners && run go_bin timeout 180 "$bin/runners.test" -test.run 'TrainDevice|TrainOnDevice' -test.v -test.count=1)
 
 step "scan bandwidth vs device-to-device copy"
-run timeout 60 "$bin/minrl" bench scan --device cuda --elems $((128 << 20)) --repeats 10
+run go_bin timeout 90 "$bin/minrl" bench scan --device cuda --elems $((128 << 20)) --repeats 10
 step "layer step, minrl on the GPU"
-run timeout 120 "$bin/minrl" bench speed --device cuda --T 512,4096,16384 --repeats 10 --out "$OUT"
+run go_bin timeout 120 "$bin/minrl" bench speed --device cuda --T 512,4096,16384 --repeats 10 --out "$OUT"
 step "layer step, PyTorch on the same GPU"
 run timeout 240 python3 scripts/gpu_bench_torch.py --T 512,4096,16384 --repeats 10 > "$OUT/torch.json"
 python3 - "$OUT/torch.json" <<'PY'
@@ -55,16 +58,19 @@ for r in d["results"]:
 PY
 
 export MINRL_DATA_DIR=$root/.gpu/data
+if [ -z "${SKIP_THROUGHPUT:-}" ]; then
 step "training throughput, hopper-medium-mingru (embed 128, 3 layers, K 20, batch 64)"
-run timeout 120 "$bin/minrl" train hopper-medium-mingru --device cuda --steps 2000 --eval-every 0 --episodes 1 --out /tmp/tp-gpu
-run timeout 120 "$bin/minrl" train hopper-medium-mingru --steps 100 --eval-every 0 --episodes 1 --out /tmp/tp-cpu
+run go_bin timeout 120 "$bin/minrl" train hopper-medium-mingru --device cuda --steps 2000 --eval-every 0 --episodes 1 --out /tmp/tp-gpu
+run go_bin timeout 120 "$bin/minrl" train hopper-medium-mingru --steps 100 --eval-every 0 --episodes 1 --out /tmp/tp-cpu
 grep -h -o '"steps_per_second": [0-9.]*\|"device": "[^"]*"' /tmp/tp-gpu/summary.json /tmp/tp-cpu/summary.json
+fi
 
 step "hopper-medium-mingru on the GPU, stopped after ${HOPPER_SECONDS}s (resumable)"
-timeout -s INT "$HOPPER_SECONDS" "$bin/minrl" train hopper-medium-mingru --device cuda --eval-every 5000 --out "$OUT/hopper"
+go_bin timeout -s INT "$HOPPER_SECONDS" "$bin/minrl" train hopper-medium-mingru --device cuda --eval-every 5000 --out "$OUT/hopper"
 echo "exit $?"
 cp "$OUT/hopper/evals.jsonl" "$OUT/hopper_evals.jsonl" 2>/dev/null
 cp "$OUT/hopper/metrics.csv" "$OUT/hopper_metrics.csv" 2>/dev/null
+cp "$OUT/hopper/summary.json" "$OUT/hopper_summary.json" 2>/dev/null
 rm -rf "$OUT/hopper"
 echo; echo "gpu_check status $status"
 exit $status

@@ -150,12 +150,18 @@ func newBenchScanCmd() *cobra.Command {
 					return err
 				}
 				defer gpu.Close()
-				f, b, c, err := runners.GPUScanBandwidth(gpu, elems, repeats)
-				if err != nil {
-					return err
+				for _, lb := range []bool{true, false} {
+					f, b, c, err := runners.GPUScanBandwidth(gpu, elems, repeats, lb)
+					if err != nil {
+						return err
+					}
+					algo := "single-pass look-back scan"
+					if !lb {
+						algo = "three-pass chunked scan"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s, %s: forward %.0f GB/s (%.0f%% of copy), backward %.0f GB/s (%.0f%%), device-to-device copy %.0f GB/s (%d elements, median of %d)\n",
+						gpu.Name(), algo, f/1e9, 100*f/c, b/1e9, 100*b/c, c/1e9, elems, repeats)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: scan forward %.0f GB/s (%.0f%% of copy), backward %.0f GB/s (%.0f%%), device-to-device copy %.0f GB/s (%d elements, median of %d)\n",
-					gpu.Name(), f/1e9, 100*f/c, b/1e9, 100*b/c, c/1e9, elems, repeats)
 				return nil
 			}
 			s, c := runners.ScanBandwidth(elems, repeats)

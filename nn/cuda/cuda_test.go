@@ -93,41 +93,44 @@ func TestScanMatchesCPU(t *testing.T) {
 	c := newCtx(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, d := range scanDims() {
-		for _, withH0 := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%v/h0=%v", d, withH0), func(t *testing.T) {
-				n := d.Len()
-				sd := scan.Dims{B: d.B, T: d.T, D: d.D}
-				a, b := uniform(rng, n, 0.5, 1), randn(rng, n, 1)
-				var h0 []float32
-				var h0d, dh0d cuda.Buf
-				if withH0 {
-					h0 = randn(rng, d.B*d.D, 1)
-					h0d, dh0d = up(c, h0), c.Floats(d.B*d.D)
-				}
-				want := make([]float32, n)
-				scan.Forward(want, a, b, h0, sd)
-				ad, bd, hd := up(c, a), up(c, b), c.Floats(n)
-				c.ScanForward(hd, ad, bd, h0d, d)
-				check(t, "h", down(t, c, hd), want, 1e-5)
+		for _, lb := range []bool{true, false} {
+			for _, withH0 := range []bool{false, true} {
+				c.SetLookback(lb)
+				t.Run(fmt.Sprintf("%v/h0=%v/lookback=%v", d, withH0, lb), func(t *testing.T) {
+					n := d.Len()
+					sd := scan.Dims{B: d.B, T: d.T, D: d.D}
+					a, b := uniform(rng, n, 0.5, 1), randn(rng, n, 1)
+					var h0 []float32
+					var h0d, dh0d cuda.Buf
+					if withH0 {
+						h0 = randn(rng, d.B*d.D, 1)
+						h0d, dh0d = up(c, h0), c.Floats(d.B*d.D)
+					}
+					want := make([]float32, n)
+					scan.Forward(want, a, b, h0, sd)
+					ad, bd, hd := up(c, a), up(c, b), c.Floats(n)
+					c.ScanForward(hd, ad, bd, h0d, d)
+					check(t, "h", down(t, c, hd), want, 1e-5)
 
-				dh := randn(rng, n, 1)
-				wda, wdb := make([]float32, n), make([]float32, n)
-				var wdh0 []float32
-				if withH0 {
-					wdh0 = make([]float32, d.B*d.D)
-				}
-				scan.Backward(wda, wdb, wdh0, dh, a, want, h0, sd)
-				dhd, dad, dbd := up(c, dh), c.Floats(n), c.Floats(n)
-				c.ScanBackward(dad, dbd, dh0d, dhd, ad, hd, h0d, d)
-				check(t, "da", down(t, c, dad), wda, 1e-5)
-				check(t, "db", down(t, c, dbd), wdb, 1e-5)
-				if withH0 {
-					check(t, "dh0", down(t, c, dh0d), wdh0, 1e-5)
-				}
-				// db may alias dh.
-				c.ScanBackward(dad, dhd, dh0d, dhd, ad, hd, h0d, d)
-				check(t, "db aliasing dh", down(t, c, dhd), wdb, 1e-5)
-			})
+					dh := randn(rng, n, 1)
+					wda, wdb := make([]float32, n), make([]float32, n)
+					var wdh0 []float32
+					if withH0 {
+						wdh0 = make([]float32, d.B*d.D)
+					}
+					scan.Backward(wda, wdb, wdh0, dh, a, want, h0, sd)
+					dhd, dad, dbd := up(c, dh), c.Floats(n), c.Floats(n)
+					c.ScanBackward(dad, dbd, dh0d, dhd, ad, hd, h0d, d)
+					check(t, "da", down(t, c, dad), wda, 1e-5)
+					check(t, "db", down(t, c, dbd), wdb, 1e-5)
+					if withH0 {
+						check(t, "dh0", down(t, c, dh0d), wdh0, 1e-5)
+					}
+					// db may alias dh.
+					c.ScanBackward(dad, dhd, dh0d, dhd, ad, hd, h0d, d)
+					check(t, "db aliasing dh", down(t, c, dhd), wdb, 1e-5)
+				})
+			}
 		}
 	}
 }
@@ -328,7 +331,9 @@ func TestMinRNNMatchesCPU(t *testing.T) {
 		for _, kind := range []string{"mingru", "minlstm", "minlstm-nonorm"} {
 			for _, exp := range []float64{1, 1.5} {
 				for _, masked := range []bool{false, true} {
-					name := fmt.Sprintf("%s B=%d T=%d d=%d α=%g masked=%v", kind, B, T, dim, exp, masked)
+					lb := masked == (exp == 1) // both scan algorithms, over the cases
+					c.SetLookback(lb)
+					name := fmt.Sprintf("%s B=%d T=%d d=%d α=%g masked=%v lookback=%v", kind, B, T, dim, exp, masked, lb)
 					cfg := nn.MinRNNConfig{Dim: dim, Expansion: exp, NoNorm: kind == "minlstm-nonorm"}
 					var l layer
 					var cell cuda.Cell

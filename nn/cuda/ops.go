@@ -17,6 +17,9 @@ type Ctx struct {
 	bytes int
 
 	scanBuf, partBuf, splitBuf Buf
+	lbBuf                      Buf
+	epoch                      uint32
+	noLookback                 bool
 	partHost                   []float64
 }
 
@@ -183,6 +186,8 @@ func (c *Ctx) launch(kernel string, grid, block Dim3, args ...any) {
 			v = uint64(x)
 		case uint64:
 			v = x
+		case uint32:
+			v = uint64(x)
 		case float32:
 			v = uint64(math.Float32bits(x))
 		case float64:

@@ -74,6 +74,38 @@ func (c *Ctx) scanScratch(d Dims) (prod, local, carry Buf, chunk, chunks int, gr
 	return all.At(0, n), all.At(n, n), all.At(2*n, n), chunk, chunks, grid, block
 }
 
+// SetLookback selects the scan algorithm: the single-pass scan with
+// decoupled look-back (true, the default: a and b cross the memory bus
+// about once) or the three-pass chunked scan (false: reads a and b twice,
+// no inter-block waits). Both give the same results to rounding.
+func (c *Ctx) SetLookback(on bool) { c.noLookback = !on }
+
+// lookback returns the look-back scan's scratch and launch shape for d:
+// one published state and flag per (chunk, sequence, channel), a zeroed
+// ticket counter, a fresh epoch.
+func (c *Ctx) lookback(d Dims) (val, flag, counter Buf, epoch uint32, chunk, chunks int, grid, block Dim3) {
+	bx := 32
+	for bx < d.D && bx < 128 {
+		bx *= 2
+	}
+	chunk = ChunkLen
+	chunks = (d.T + chunk - 1) / chunk
+	n := chunks * d.B * d.D
+	all := c.Grow(&c.lbBuf, 2*n+1)
+	if c.err != nil {
+		return
+	}
+	val, flag, counter = all.At(0, n), all.At(n, n), all.At(2*n, 1)
+	c.ZeroBuf(counter)
+	c.epoch++
+	if c.epoch == 0 { // wrapped: old flags could match; start clean
+		c.ZeroBuf(flag)
+		c.epoch = 1
+	}
+	tickets := chunks * d.B * ((d.D + bx - 1) / bx)
+	return val, flag, counter, c.epoch, chunk, chunks, Dim3{tickets, 1, 1}, Dim3{bx, 1, 1}
+}
+
 func (c *Ctx) carryLaunch(kernel string, d Dims, args ...any) {
 	n := d.B * d.D
 	c.launch(kernel, Dim3{(n + 127) / 128, 1, 1}, Dim3{128, 1, 1}, args...)
@@ -84,6 +116,11 @@ func (c *Ctx) carryLaunch(kernel string, d Dims, args ...any) {
 func (c *Ctx) ScanForward(h, a, b, h0 Buf, d Dims) {
 	c.fail(d.check("ScanForward", h, a, b))
 	if c.err != nil || d.Len() == 0 {
+		return
+	}
+	if !c.noLookback {
+		val, flag, counter, epoch, chunk, chunks, grid, block := c.lookback(d)
+		c.launch("scan_fwd_lb_plain", grid, block, h, a, b, h0, val, flag, counter, epoch, d.B, d.T, d.D, chunk, chunks)
 		return
 	}
 	prod, local, carry, chunk, chunks, grid, block := c.scanScratch(d)
@@ -97,6 +134,11 @@ func (c *Ctx) ScanForward(h, a, b, h0 Buf, d Dims) {
 func (c *Ctx) ScanBackward(da, db, dh0, dh, a, h, h0 Buf, d Dims) {
 	c.fail(d.check("ScanBackward", da, db, dh, a, h))
 	if c.err != nil || d.Len() == 0 {
+		return
+	}
+	if !c.noLookback {
+		val, flag, counter, epoch, chunk, chunks, grid, block := c.lookback(d)
+		c.launch("scan_bwd_lb_plain", grid, block, da, db, dh0, dh, a, h, h0, val, flag, counter, epoch, d.B, d.T, d.D, chunk, chunks)
 		return
 	}
 	prod, local, carry, chunk, chunks, grid, block := c.scanScratch(d)
@@ -117,6 +159,11 @@ func (c *Ctx) GateScanForward(h, pre, keep, h0 Buf, cell Cell, d Dims) {
 	if c.err != nil || d.Len() == 0 {
 		return
 	}
+	if !c.noLookback {
+		val, flag, counter, epoch, chunk, chunks, grid, block := c.lookback(d)
+		c.launch("scan_fwd_lb_gates", grid, block, h, pre, keep, int(cell), h0, val, flag, counter, epoch, d.B, d.T, d.D, chunk, chunks)
+		return
+	}
 	prod, local, carry, chunk, chunks, grid, block := c.scanScratch(d)
 	c.launch("scan_fwd_local_gates", grid, block, prod, local, pre, keep, int(cell), d.B, d.T, d.D, chunk, chunks)
 	c.carryLaunch("scan_carry_fwd", d, carry, prod, local, h0, d.B, d.D, chunks)
@@ -132,6 +179,11 @@ func (c *Ctx) GateScanBackward(dpre, dh0, dh, pre, keep, h, h0 Buf, cell Cell, d
 		c.fail(fmt.Errorf("cuda: GateScanBackward: %d pre-activations, %d gradients for %v", pre.N, dpre.N, d))
 	}
 	if c.err != nil || d.Len() == 0 {
+		return
+	}
+	if !c.noLookback {
+		val, flag, counter, epoch, chunk, chunks, grid, block := c.lookback(d)
+		c.launch("scan_bwd_lb_gates", grid, block, dpre, dh0, dh, pre, keep, int(cell), h, h0, val, flag, counter, epoch, d.B, d.T, d.D, chunk, chunks)
 		return
 	}
 	prod, local, carry, chunk, chunks, grid, block := c.scanScratch(d)

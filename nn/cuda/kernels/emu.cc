@@ -10,11 +10,17 @@
 
 #include <ucontext.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <utility>
 #include <vector>
 
 thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
+
+void emu_trap() {
+	fprintf(stderr, "emulator: kernel trapped (a look-back wait that cannot end)\n");
+	abort();
+}
 
 namespace {
 
@@ -55,6 +61,7 @@ const Kernel kernels[] = {
 	PLAIN(scan_bwd_local_plain), PLAIN(scan_bwd_apply_plain), PLAIN(scan_carry_bwd),
 	PLAIN(scan_bwd_local_gates), PLAIN(scan_bwd_apply_gates),
 	PLAIN(log_scan_fwd), PLAIN(log_scan_bwd),
+	SYNC(scan_fwd_lb_plain), SYNC(scan_fwd_lb_gates), SYNC(scan_bwd_lb_plain), SYNC(scan_bwd_lb_gates),
 	SYNC(sgemm_nn), SYNC(sgemm_nt), SYNC(sgemm_tn),
 	SYNC(sgemm_nn_split), SYNC(sgemm_nt_split), SYNC(sgemm_tn_split), PLAIN(splitk_reduce),
 	PLAIN(colsum_partial), PLAIN(colsum_finish), SYNC(sumsq_partial),

@@ -17,6 +17,17 @@ void emu_syncthreads();
 #define __syncthreads() emu_syncthreads()
 #define __shared__ static thread_local
 #define MINRL_DEVICE static inline
+
+// The emulator runs one block at a time, in order: atomics are plain, and a
+// look-back wait finds its predecessor done.
+static inline unsigned int atomicAdd(unsigned int *p, unsigned int v) {
+	unsigned int old = *p;
+	*p += v;
+	return old;
+}
+static inline void __threadfence() {}
+[[noreturn]] void emu_trap();
+#define __trap() emu_trap()
 #define MINRL_METHOD inline
 
 static inline int min(int a, int b) { return a < b ? a : b; }

@@ -8,9 +8,10 @@
 // Compiled to PTX by `go generate ./nn/cuda` (see gen.go for the command);
 // the same source compiles as C++ against emu.h for the CPU emulator that
 // runs these kernels in the tests of machines without a GPU. Hence: no warp
-// shuffles, no atomics, every block-wide reduction through shared memory and
-// __syncthreads, and every result independent of how blocks are scheduled
-// (the reductions run in a fixed order: deterministic, like the CPU engine).
+// shuffles, every block-wide reduction through shared memory and
+// __syncthreads, one atomic (the look-back scan's ticket counter), and every
+// result independent of how blocks are scheduled (reductions run in a fixed
+// order: deterministic, like the CPU engine).
 #ifdef MINRL_EMU
 #include "emu.h"
 #else
@@ -308,6 +309,148 @@ extern "C" __global__ void scan_bwd_local_gates(float *prod, float *local, const
 extern "C" __global__ void scan_bwd_apply_gates(float *dpre, float *dh0, const float *carry, const float *dh, const float *pre, const float *keep, int cell, const float *h, const float *h0, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {0, 0, pre, keep, cell};
 	scan_bwd_apply(k, carry, 0, 0, dpre, dh0, dh, h, h0, B, T, D, chunk, chunks);
+}
+
+// ---------------------------------------------------------------------------
+// The single-pass chunked scan with decoupled look-back (as CUB's scans):
+// each block takes a ticket from a counter, so chunks are handed out in time
+// order; a block scans its chunk from zero (P = Π a, S = local state), waits
+// for the state its predecessor publishes, publishes its own (P·prev + S),
+// and rescans the chunk from prev, writing h. The rescan reads data the
+// block has just read (from L2), so a and b cross the memory bus about once.
+// A predecessor always holds an earlier ticket, so it is running or done:
+// the wait ends. Flags carry the launch's epoch, so they never need
+// clearing; a wait that outlasts any real one traps (a launch error, never
+// a hang). Blocks are 1-D over channels: grid.x = tickets.
+
+#define LOOKBACK_SPIN_LIMIT (1 << 28)
+
+struct Ticket {
+	int bi, c, d, valid;
+};
+
+// ticket maps the block's ticket to (sequence, chunk, channel) in forward
+// (rev = 0) or reverse time order.
+MINRL_DEVICE Ticket take_ticket(unsigned int *counter, int B, int D, int chunks, int rev) {
+	__shared__ unsigned int t;
+	if (threadIdx.x == 0) t = atomicAdd(counter, 1u);
+	__syncthreads();
+	unsigned int tk = t;
+	__syncthreads();
+	int dtiles = (D + blockDim.x - 1) / blockDim.x;
+	int per = B * dtiles;
+	Ticket r;
+	r.c = (int)(tk / per);
+	if (rev) r.c = chunks - 1 - r.c;
+	int rest = (int)(tk % per);
+	r.bi = rest / dtiles;
+	r.d = (rest % dtiles) * blockDim.x + threadIdx.x;
+	r.valid = r.d < D;
+	return r;
+}
+
+MINRL_DEVICE float wait_prefix(const volatile float *val, const volatile unsigned int *flag, long long o, unsigned int epoch) {
+	long long spins = 0;
+	while (flag[o] != epoch) {
+		if (++spins > LOOKBACK_SPIN_LIMIT) __trap();
+	}
+	__threadfence();
+	return val[o];
+}
+
+MINRL_DEVICE void publish(volatile float *val, volatile unsigned int *flag, long long o, float v, unsigned int epoch) {
+	val[o] = v;
+	__threadfence();
+	flag[o] = epoch;
+}
+
+MINRL_DEVICE void scan_fwd_lookback(Coef k, float *hout, const float *h0, float *val, unsigned int *flag, unsigned int *counter,
+		unsigned int epoch, int B, int T, int D, int chunk, int chunks) {
+	Ticket tk = take_ticket(counter, B, D, chunks, 0);
+	if (!tk.valid) return;
+	int bi = tk.bi, c = tk.c, d = tk.d;
+	int t0 = c * chunk, t1 = min(t0 + chunk, T);
+	float p = 1.0f, h = 0.0f;
+	for (int t = t0; t < t1; t++) {
+		float a, b;
+		k.at((long long)bi * T + t, d, D, &a, &b);
+		h = a * h + b;
+		p *= a;
+	}
+	long long o = ((long long)c * B + bi) * D + d;
+	float prev;
+	if (c == 0) prev = h0 != 0 ? h0[(long long)bi * D + d] : 0.0f;
+	else prev = wait_prefix(val, flag, o - (long long)B * D, epoch);
+	publish(val, flag, o, p * prev + h, epoch);
+	h = prev;
+	for (int t = t0; t < t1; t++) {
+		float a, b;
+		long long row = (long long)bi * T + t;
+		k.at(row, d, D, &a, &b);
+		h = a * h + b;
+		hout[row * D + d] = h;
+	}
+}
+
+MINRL_DEVICE void scan_bwd_lookback(Coef k, float *da, float *db, float *dpre, float *dh0, const float *dh, const float *h,
+		const float *h0, float *val, unsigned int *flag, unsigned int *counter, unsigned int epoch, int B, int T, int D, int chunk, int chunks) {
+	Ticket tk = take_ticket(counter, B, D, chunks, 1);
+	if (!tk.valid) return;
+	int bi = tk.bi, c = tk.c, d = tk.d;
+	int t0 = c * chunk, t1 = min(t0 + chunk, T);
+	long long base = (long long)bi * T;
+	float g = 0.0f, p = 1.0f;
+	for (int t = t1 - 1; t >= t0; t--) {
+		float anext = t + 1 < T ? k.a_at(base + t + 1, d, D) : 0.0f;
+		g = dh[(base + t) * D + d] + anext * g;
+		p *= anext;
+	}
+	long long o = ((long long)c * B + bi) * D + d;
+	float next = c == chunks - 1 ? 0.0f : wait_prefix(val, flag, o + (long long)B * D, epoch);
+	publish(val, flag, o, g + p * next, epoch);
+	g = next;
+	int W = k.cell == CELL_GRU ? 2 : 3;
+	for (int t = t1 - 1; t >= t0; t--) {
+		long long row = base + t;
+		float anext = t + 1 < T ? k.a_at(row + 1, d, D) : 0.0f;
+		g = dh[row * D + d] + anext * g;
+		float hprev = t > 0 ? h[(row - 1) * D + d] : (h0 != 0 ? h0[(long long)bi * D + d] : 0.0f);
+		if (k.cell < 0) {
+			da[row * D + d] = g * hprev;
+			db[row * D + d] = g;
+		} else if (k.keep != 0 && k.keep[row] == 0.0f) {
+			for (int w = 0; w < W; w++) dpre[row * (long long)(W * D) + w * D + d] = 0.0f;
+		} else {
+			long long ro = row * (long long)(W * D);
+			cell_grad(k.cell, k.pre + ro, dpre + ro, d, D, g * hprev, g);
+		}
+	}
+	if (t0 == 0 && dh0 != 0) dh0[(long long)bi * D + d] = k.a_at(base, d, D) * g;
+}
+
+extern "C" __global__ void scan_fwd_lb_plain(float *h, const float *a, const float *b, const float *h0, float *val, unsigned int *flag,
+		unsigned int *counter, unsigned int epoch, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {a, b, 0, 0, -1};
+	scan_fwd_lookback(k, h, h0, val, flag, counter, epoch, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_fwd_lb_gates(float *h, const float *pre, const float *keep, int cell, const float *h0, float *val,
+		unsigned int *flag, unsigned int *counter, unsigned int epoch, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {0, 0, pre, keep, cell};
+	scan_fwd_lookback(k, h, h0, val, flag, counter, epoch, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_bwd_lb_plain(float *da, float *db, float *dh0, const float *dh, const float *a, const float *h, const float *h0,
+		float *val, unsigned int *flag, unsigned int *counter, unsigned int epoch, int B, int T, int D, int chunk, int chunks) {
+	Coef k = {a, 0, 0, 0, -1};
+	scan_bwd_lookback(k, da, db, 0, dh0, dh, h, h0, val, flag, counter, epoch, B, T, D, chunk, chunks);
+}
+
+extern "C" __global__ void scan_bwd_lb_gates(float *dpre, float *dh0, const float *dh, const float *pre, const float *keep, int cell,
+		const float *h, const float *h0, float *val, unsigned int *flag, unsigned int *counter, unsigned int epoch, int B, int T, int D,
+		int chunk, int chunks) {
+	Coef k = {0, 0, pre, keep, cell};
+	scan_bwd_lookback(k, 0, 0, dpre, dh0, dh, h, h0, val, flag, counter, epoch, B, T, D, chunk, chunks);
 }
 
 // ---------------------------------------------------------------------------
