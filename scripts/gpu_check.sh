@@ -10,6 +10,8 @@
 # out/gpu): log.txt, torch.json, speed.md/json, the hopper run's files.
 #
 #   OUT=out/gpu HOPPER_SECONDS=180 bash scripts/gpu_check.sh
+#
+# SKIP_TORCH=1, SKIP_THROUGHPUT=1 and HOPPER_SECONDS=0 leave parts out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -47,6 +49,7 @@ step "scan bandwidth vs device-to-device copy"
 run go_bin timeout 90 "$bin/minrl" bench scan --device cuda --elems $((128 << 20)) --repeats 10
 step "layer step, minrl on the GPU"
 run go_bin timeout 120 "$bin/minrl" bench speed --device cuda --T 512,4096,16384 --repeats 10 --out "$OUT"
+if [ -z "${SKIP_TORCH:-}" ]; then
 step "layer step, PyTorch on the same GPU"
 run timeout 240 python3 scripts/gpu_bench_torch.py --T 512,4096,16384 --repeats 10 > "$OUT/torch.json"
 python3 - "$OUT/torch.json" <<'PY'
@@ -56,6 +59,7 @@ print(d["device"], "torch", d["torch"], "copy %.0f GB/s" % d["copy_GBps"])
 for r in d["results"]:
     print("%-12s T=%-6d %s" % (r["model"], r["T"], "%.2f ms" % r["median_ms"] if "median_ms" in r else r.get("error")))
 PY
+fi
 
 export MINRL_DATA_DIR=$root/.gpu/data
 if [ -z "${SKIP_THROUGHPUT:-}" ]; then
@@ -65,6 +69,7 @@ run go_bin timeout 120 "$bin/minrl" train hopper-medium-mingru --steps 100 --eva
 grep -h -o '"steps_per_second": [0-9.]*\|"device": "[^"]*"' /tmp/tp-gpu/summary.json /tmp/tp-cpu/summary.json
 fi
 
+if [ "$HOPPER_SECONDS" -gt 0 ]; then
 step "hopper-medium-mingru on the GPU, stopped after ${HOPPER_SECONDS}s (resumable)"
 go_bin timeout -s INT "$HOPPER_SECONDS" "$bin/minrl" train hopper-medium-mingru --device cuda --eval-every 5000 --out "$OUT/hopper"
 echo "exit $?"
@@ -72,5 +77,6 @@ cp "$OUT/hopper/evals.jsonl" "$OUT/hopper_evals.jsonl" 2>/dev/null
 cp "$OUT/hopper/metrics.csv" "$OUT/hopper_metrics.csv" 2>/dev/null
 cp "$OUT/hopper/summary.json" "$OUT/hopper_summary.json" 2>/dev/null
 rm -rf "$OUT/hopper"
+fi
 echo; echo "gpu_check status $status"
 exit $status

@@ -153,19 +153,132 @@ struct Coef {
 	}
 };
 
+// The four chunk loops both scan algorithms share. They run UNROLL steps at
+// a time with every load of a batch issued before its arithmetic: the
+// recurrence is serial, its inputs are not, so each thread keeps 2·UNROLL
+// loads in flight instead of waiting for one at a time. Steps past the
+// chunk's end are padded with the identity (a = 1, b = 0, dh = 0), which
+// changes no result bit.
+#define UNROLL 8
+
+// chunk_fwd_local scans steps [t0, t1) of sequence bi, channel d from zero:
+// *p = Π a, *h = the final state.
+MINRL_DEVICE void chunk_fwd_local(const Coef &k, int bi, int d, int T, int D, int t0, int t1, float *p, float *h) {
+	float pp = 1.0f, hh = 0.0f;
+	long long base = (long long)bi * T;
+	for (int t = t0; t < t1; t += UNROLL) {
+		float av[UNROLL], bv[UNROLL];
+#pragma unroll
+		for (int j = 0; j < UNROLL; j++) {
+			av[j] = 1.0f;
+			bv[j] = 0.0f;
+			if (t + j < t1) k.at(base + t + j, d, D, &av[j], &bv[j]);
+		}
+#pragma unroll
+		for (int j = 0; j < UNROLL; j++) {
+			hh = av[j] * hh + bv[j];
+			pp *= av[j];
+		}
+	}
+	*p = pp;
+	*h = hh;
+}
+
+// chunk_fwd_apply rescans [t0, t1) from state h and writes every h_t.
+MINRL_DEVICE void chunk_fwd_apply(const Coef &k, float *hout, int bi, int d, int T, int D, int t0, int t1, float h) {
+	long long base = (long long)bi * T;
+	for (int t = t0; t < t1; t += UNROLL) {
+		float av[UNROLL], bv[UNROLL];
+#pragma unroll
+		for (int j = 0; j < UNROLL; j++) {
+			av[j] = 1.0f;
+			bv[j] = 0.0f;
+			if (t + j < t1) k.at(base + t + j, d, D, &av[j], &bv[j]);
+		}
+#pragma unroll
+		for (int j = 0; j < UNROLL; j++) {
+			h = av[j] * h + bv[j];
+			if (t + j < t1) hout[(base + t + j) * D + d] = h;
+		}
+	}
+}
+
+// chunk_bwd_local runs g_t = dh_t + a_{t+1} g_{t+1} down [t0, t1) from g = 0:
+// *g = g_{t0}, *p = a_{t0+1}···a_{t1} (what a carry-in g_{t1} is scaled by).
+MINRL_DEVICE void chunk_bwd_local(const Coef &k, const float *dh, int bi, int d, int T, int D, int t0, int t1, float *p, float *g) {
+	float pp = 1.0f, gg = 0.0f;
+	long long base = (long long)bi * T;
+	for (int t = t1 - 1; t >= t0; t -= UNROLL) {
+		float an[UNROLL], dv[UNROLL];
+#pragma unroll
+		for (int j = 0; j < UNROLL; j++) {
+			int s = t - j;
+			an[j] = 1.0f;
+			dv[j] = 0.0f;
+			if (s >= t0) {
+				an[j] = s + 1 < T ? k.a_at(base + s + 1, d, D) : 0.0f;
+				dv[j] = dh[(base + s) * D + d];
+			}
+		}
+#pragma unroll
+		for (int j = 0; j < UNROLL; j++) {
+			gg = dv[j] + an[j] * gg;
+			pp *= an[j];
+		}
+	}
+	*p = pp;
+	*g = gg;
+}
+
+// chunk_bwd_apply runs the same recurrence down [t0, t1) from g = g_{t1}
+// and writes db = g and da = g·h_{t-1} (plain), or the gates' dpre (fused;
+// zero on masked steps). It returns g_{t0}.
+MINRL_DEVICE float chunk_bwd_apply(const Coef &k, float *da, float *db, float *dpre, const float *dh, const float *h, const float *h0,
+		int bi, int d, int T, int D, int t0, int t1, float g) {
+	long long base = (long long)bi * T;
+	int W = k.cell == CELL_GRU ? 2 : 3;
+	for (int t = t1 - 1; t >= t0; t -= UNROLL) {
+		float an[UNROLL], dv[UNROLL], hp[UNROLL];
+#pragma unroll
+		for (int j = 0; j < UNROLL; j++) {
+			int s = t - j;
+			an[j] = 1.0f;
+			dv[j] = 0.0f;
+			hp[j] = 0.0f;
+			if (s >= t0) {
+				an[j] = s + 1 < T ? k.a_at(base + s + 1, d, D) : 0.0f;
+				dv[j] = dh[(base + s) * D + d];
+				hp[j] = s > 0 ? h[(base + s - 1) * D + d] : (h0 != 0 ? h0[(long long)bi * D + d] : 0.0f);
+			}
+		}
+#pragma unroll
+		for (int j = 0; j < UNROLL; j++) {
+			int s = t - j;
+			if (s < t0) break;
+			long long row = base + s;
+			g = dv[j] + an[j] * g;
+			if (k.cell < 0) {
+				da[row * D + d] = g * hp[j];
+				db[row * D + d] = g;
+			} else if (k.keep != 0 && k.keep[row] == 0.0f) {
+				for (int w = 0; w < W; w++) dpre[row * (long long)(W * D) + w * D + d] = 0.0f;
+			} else {
+				long long ro = row * (long long)(W * D);
+				cell_grad(k.cell, k.pre + ro, dpre + ro, d, D, g * hp[j], g);
+			}
+		}
+	}
+	return g;
+}
+
 MINRL_DEVICE void scan_fwd_local(Coef k, float *prod, float *local, int B, int T, int D, int chunk, int chunks) {
 	int d = blockIdx.x * blockDim.x + threadIdx.x;
 	int y = blockIdx.y * blockDim.y + threadIdx.y;
 	if (d >= D || y >= B * chunks) return;
 	int bi = y / chunks, c = y % chunks;
 	int t0 = c * chunk, t1 = min(t0 + chunk, T);
-	float p = 1.0f, h = 0.0f;
-	for (int t = t0; t < t1; t++) {
-		float a, b;
-		k.at((long long)bi * T + t, d, D, &a, &b);
-		h = a * h + b;
-		p *= a;
-	}
+	float p, h;
+	chunk_fwd_local(k, bi, d, T, D, t0, t1, &p, &h);
 	long long o = ((long long)c * B + bi) * D + d;
 	prod[o] = p;
 	local[o] = h;
@@ -190,14 +303,7 @@ MINRL_DEVICE void scan_fwd_apply(Coef k, float *hout, const float *carry, int B,
 	if (d >= D || y >= B * chunks) return;
 	int bi = y / chunks, c = y % chunks;
 	int t0 = c * chunk, t1 = min(t0 + chunk, T);
-	float h = carry[((long long)c * B + bi) * D + d];
-	for (int t = t0; t < t1; t++) {
-		float a, b;
-		long long row = (long long)bi * T + t;
-		k.at(row, d, D, &a, &b);
-		h = a * h + b;
-		hout[row * D + d] = h;
-	}
+	chunk_fwd_apply(k, hout, bi, d, T, D, t0, t1, carry[((long long)c * B + bi) * D + d]);
 }
 
 extern "C" __global__ void scan_fwd_local_plain(float *prod, float *local, const float *a, const float *b, int B, int T, int D, int chunk, int chunks) {
@@ -232,15 +338,8 @@ MINRL_DEVICE void scan_bwd_local(Coef k, float *prod, float *local, const float 
 	if (d >= D || y >= B * chunks) return;
 	int bi = y / chunks, c = y % chunks;
 	int t0 = c * chunk, t1 = min(t0 + chunk, T);
-	long long base = (long long)bi * T;
-	// g over the chunk from zero; p = product of the multipliers a_{t+1}
-	// that a carry-in g_{t1} picks up on its way to g_{t0}: a_{t0+1}..a_{t1}.
-	float g = 0.0f, p = 1.0f;
-	for (int t = t1 - 1; t >= t0; t--) {
-		float anext = t + 1 < T ? k.a_at(base + t + 1, d, D) : 0.0f;
-		g = dh[(base + t) * D + d] + anext * g;
-		p *= anext;
-	}
+	float p, g;
+	chunk_bwd_local(k, dh, bi, d, T, D, t0, t1, &p, &g);
 	long long o = ((long long)c * B + bi) * D + d;
 	prod[o] = p;
 	local[o] = g;
@@ -270,25 +369,8 @@ MINRL_DEVICE void scan_bwd_apply(Coef k, const float *carry, float *da, float *d
 	if (d >= D || y >= B * chunks) return;
 	int bi = y / chunks, c = y % chunks;
 	int t0 = c * chunk, t1 = min(t0 + chunk, T);
-	long long base = (long long)bi * T;
-	float g = carry[((long long)c * B + bi) * D + d];
-	int W = k.cell == CELL_GRU ? 2 : 3;
-	for (int t = t1 - 1; t >= t0; t--) {
-		long long row = base + t;
-		float anext = t + 1 < T ? k.a_at(row + 1, d, D) : 0.0f;
-		g = dh[row * D + d] + anext * g;
-		float hprev = t > 0 ? h[(row - 1) * D + d] : (h0 != 0 ? h0[(long long)bi * D + d] : 0.0f);
-		if (k.cell < 0) {
-			da[row * D + d] = g * hprev;
-			db[row * D + d] = g;
-		} else if (k.keep != 0 && k.keep[row] == 0.0f) {
-			for (int w = 0; w < W; w++) dpre[row * (long long)(W * D) + w * D + d] = 0.0f;
-		} else {
-			long long ro = row * (long long)(W * D);
-			cell_grad(k.cell, k.pre + ro, dpre + ro, d, D, g * hprev, g);
-		}
-	}
-	if (t0 == 0 && dh0 != 0) dh0[(long long)bi * D + d] = k.a_at(base, d, D) * g;
+	float g = chunk_bwd_apply(k, da, db, dpre, dh, h, h0, bi, d, T, D, t0, t1, carry[((long long)c * B + bi) * D + d]);
+	if (t0 == 0 && dh0 != 0) dh0[(long long)bi * D + d] = k.a_at((long long)bi * T, d, D) * g;
 }
 
 extern "C" __global__ void scan_bwd_local_plain(float *prod, float *local, const float *dh, const float *a, int B, int T, int D, int chunk, int chunks) {
@@ -370,26 +452,14 @@ MINRL_DEVICE void scan_fwd_lookback(Coef k, float *hout, const float *h0, float 
 	if (!tk.valid) return;
 	int bi = tk.bi, c = tk.c, d = tk.d;
 	int t0 = c * chunk, t1 = min(t0 + chunk, T);
-	float p = 1.0f, h = 0.0f;
-	for (int t = t0; t < t1; t++) {
-		float a, b;
-		k.at((long long)bi * T + t, d, D, &a, &b);
-		h = a * h + b;
-		p *= a;
-	}
+	float p, h;
+	chunk_fwd_local(k, bi, d, T, D, t0, t1, &p, &h);
 	long long o = ((long long)c * B + bi) * D + d;
 	float prev;
 	if (c == 0) prev = h0 != 0 ? h0[(long long)bi * D + d] : 0.0f;
 	else prev = wait_prefix(val, flag, o - (long long)B * D, epoch);
 	publish(val, flag, o, p * prev + h, epoch);
-	h = prev;
-	for (int t = t0; t < t1; t++) {
-		float a, b;
-		long long row = (long long)bi * T + t;
-		k.at(row, d, D, &a, &b);
-		h = a * h + b;
-		hout[row * D + d] = h;
-	}
+	chunk_fwd_apply(k, hout, bi, d, T, D, t0, t1, prev);
 }
 
 MINRL_DEVICE void scan_bwd_lookback(Coef k, float *da, float *db, float *dpre, float *dh0, const float *dh, const float *h,
@@ -398,34 +468,13 @@ MINRL_DEVICE void scan_bwd_lookback(Coef k, float *da, float *db, float *dpre, f
 	if (!tk.valid) return;
 	int bi = tk.bi, c = tk.c, d = tk.d;
 	int t0 = c * chunk, t1 = min(t0 + chunk, T);
-	long long base = (long long)bi * T;
-	float g = 0.0f, p = 1.0f;
-	for (int t = t1 - 1; t >= t0; t--) {
-		float anext = t + 1 < T ? k.a_at(base + t + 1, d, D) : 0.0f;
-		g = dh[(base + t) * D + d] + anext * g;
-		p *= anext;
-	}
+	float p, g;
+	chunk_bwd_local(k, dh, bi, d, T, D, t0, t1, &p, &g);
 	long long o = ((long long)c * B + bi) * D + d;
 	float next = c == chunks - 1 ? 0.0f : wait_prefix(val, flag, o + (long long)B * D, epoch);
 	publish(val, flag, o, g + p * next, epoch);
-	g = next;
-	int W = k.cell == CELL_GRU ? 2 : 3;
-	for (int t = t1 - 1; t >= t0; t--) {
-		long long row = base + t;
-		float anext = t + 1 < T ? k.a_at(row + 1, d, D) : 0.0f;
-		g = dh[row * D + d] + anext * g;
-		float hprev = t > 0 ? h[(row - 1) * D + d] : (h0 != 0 ? h0[(long long)bi * D + d] : 0.0f);
-		if (k.cell < 0) {
-			da[row * D + d] = g * hprev;
-			db[row * D + d] = g;
-		} else if (k.keep != 0 && k.keep[row] == 0.0f) {
-			for (int w = 0; w < W; w++) dpre[row * (long long)(W * D) + w * D + d] = 0.0f;
-		} else {
-			long long ro = row * (long long)(W * D);
-			cell_grad(k.cell, k.pre + ro, dpre + ro, d, D, g * hprev, g);
-		}
-	}
-	if (t0 == 0 && dh0 != 0) dh0[(long long)bi * D + d] = k.a_at(base, d, D) * g;
+	g = chunk_bwd_apply(k, da, db, dpre, dh, h, h0, bi, d, T, D, t0, t1, next);
+	if (t0 == 0 && dh0 != 0) dh0[(long long)bi * D + d] = k.a_at((long long)bi * T, d, D) * g;
 }
 
 extern "C" __global__ void scan_fwd_lb_plain(float *h, const float *a, const float *b, const float *h0, float *val, unsigned int *flag,
