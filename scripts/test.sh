@@ -19,3 +19,23 @@ echo "== build tag openblas"
 go test -count=1 -tags openblas ./...
 echo "== build tag mujoco (Debian libmujoco-dev)"
 go test -count=1 -race -tags mujoco ./envs/...
+
+# The CUDA path on a machine without a GPU: the host code compiles and vets
+# with -tags cuda against Debian's CUDA 11.8 headers and libcuda stub, the
+# committed PTX is what `go generate` makes from the kernels' source, and
+# ptxas accepts it for Hopper (sm_90). The kernels themselves ran above, in
+# the emulator (nn/cuda, policy, agents/decision, runners tests); the GPU
+# runs are scripts/gpu_check.sh. Needs scripts/cuda_toolchain.sh (.ci/run
+# installs it).
+echo "== build tag cuda (host code, PTX)"
+source <(bash scripts/cuda_toolchain.sh --env)
+go vet -tags cuda ./...
+go build -tags cuda -o /dev/null ./cmd/minrl
+cp nn/cuda/kernels/minrl.ptx "${TMPDIR:-/tmp}/minrl.ptx.committed"
+go generate ./nn/cuda/kernels
+if ! cmp -s nn/cuda/kernels/minrl.ptx "${TMPDIR:-/tmp}/minrl.ptx.committed"; then
+	echo "nn/cuda/kernels/minrl.ptx is not what go generate makes from minrl.cu: regenerate and commit it"
+	exit 1
+fi
+ptxas -arch=sm_90 nn/cuda/kernels/minrl.ptx -o /dev/null
+echo "PTX fresh, ptxas sm_90 ok"
