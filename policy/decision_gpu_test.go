@@ -11,18 +11,7 @@ import (
 	"github.com/minrl/minrl/nn/cuda/cudatest"
 )
 
-func gpuRelErr(got, want []float32) float64 {
-	var d, n float64
-	for i := range want {
-		e := float64(got[i]) - float64(want[i])
-		d += e * e
-		n += float64(want[i]) * float64(want[i])
-	}
-	if n == 0 {
-		return math.Sqrt(d)
-	}
-	return math.Sqrt(d / n)
-}
+var gpuRelErr = cudatest.RelErr
 
 // TestDecisionGPUMatchesCPU runs one training forward/backward of twin
 // models (same seed: same weights and dropout seeds) on the CPU and on the

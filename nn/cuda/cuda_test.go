@@ -13,22 +13,7 @@ import (
 	"github.com/minrl/minrl/scan"
 )
 
-// relErr is ‖got − want‖ / ‖want‖ (‖got‖ when want is zero).
-func relErr(got, want []float32) float64 {
-	if len(got) != len(want) {
-		return math.Inf(1)
-	}
-	var d, n float64
-	for i := range want {
-		e := float64(got[i]) - float64(want[i])
-		d += e * e
-		n += float64(want[i]) * float64(want[i])
-	}
-	if n == 0 {
-		return math.Sqrt(d)
-	}
-	return math.Sqrt(d / n)
-}
+var relErr = cudatest.RelErr
 
 func randn(rng *rand.Rand, n int, scale float64) []float32 {
 	s := make([]float32, n)
@@ -279,7 +264,7 @@ func TestActivationsMatchCPU(t *testing.T) {
 		a := nn.NewActivation(k)
 		y := a.Forward(nn.FromData(slices.Clone(x), len(x)))
 		dx := a.Backward(nn.FromData(slices.Clone(dy), len(dy)))
-		kind, err := cuda.ParseAct(k.String())
+		kind, err := cuda.ActOf(k)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -246,7 +246,7 @@ type MLP struct {
 
 // NewMLP mirrors m.
 func NewMLP(m *nn.MLP, p *Params) (*MLP, error) {
-	k, err := ParseAct(m.Act.Kind.String())
+	k, err := ActOf(m.Act.Kind)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,10 @@
 package cuda
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/minrl/minrl/nn"
+)
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C over row-major matrices,
 // op(A) m×k, op(B) k×n, C m×n, with leading dimensions as in BLAS
@@ -123,26 +127,26 @@ func (c *Ctx) MaskRows(dst, src, keep Buf, w int) {
 	c.elems("mask_rows", dst.N, dst, src, keep, int64(dst.N), w)
 }
 
-// Act kinds, as nn.ActKind's meaning: relu, tanh, gelu (tanh form).
+// Act is an activation kind, numbered as the kernels' ACT_* constants.
 type Act int
 
 const (
 	ActReLU Act = 0
 	ActTanh Act = 1
-	ActGELU Act = 2
+	ActGELU Act = 2 // GPT-2's tanh approximation, as nn.ActGELU
 )
 
-// ParseAct maps "relu", "tanh", "gelu" to an Act.
-func ParseAct(s string) (Act, error) {
-	switch s {
-	case "relu":
+// ActOf maps nn's activation kinds to the device's.
+func ActOf(k nn.ActKind) (Act, error) {
+	switch k {
+	case nn.ActReLU:
 		return ActReLU, nil
-	case "tanh":
+	case nn.ActTanh:
 		return ActTanh, nil
-	case "gelu":
+	case nn.ActGELU:
 		return ActGELU, nil
 	}
-	return 0, fmt.Errorf("cuda: activation %q: want relu, tanh or gelu", s)
+	return 0, fmt.Errorf("cuda: activation %v has no device kernel", k)
 }
 
 // ActForward sets y = act(x).

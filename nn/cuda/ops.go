@@ -99,24 +99,17 @@ func (c *Ctx) Grow(b *Buf, n int) Buf {
 }
 
 // Upload copies src into b (len(src) ≤ b.N).
-func (c *Ctx) Upload(b Buf, src []float32) {
-	if c.err != nil || len(src) == 0 {
-		return
-	}
-	if len(src) > b.N {
-		c.fail(fmt.Errorf("cuda: upload of %d floats into %d", len(src), b.N))
-		return
-	}
-	c.fail(c.Dev.CopyToDevice(b.P, unsafe.Pointer(&src[0]), 4*len(src)))
-}
+func (c *Ctx) Upload(b Buf, src []float32) { upload(c, b, src) }
 
 // UploadInt32 copies src into b, which holds int32s as raw 4-byte words.
-func (c *Ctx) UploadInt32(b Buf, src []int32) {
+func (c *Ctx) UploadInt32(b Buf, src []int32) { upload(c, b, src) }
+
+func upload[T float32 | int32](c *Ctx, b Buf, src []T) {
 	if c.err != nil || len(src) == 0 {
 		return
 	}
 	if len(src) > b.N {
-		c.fail(fmt.Errorf("cuda: upload of %d ints into %d", len(src), b.N))
+		c.fail(fmt.Errorf("cuda: upload of %d words into %d", len(src), b.N))
 		return
 	}
 	c.fail(c.Dev.CopyToDevice(b.P, unsafe.Pointer(&src[0]), 4*len(src)))

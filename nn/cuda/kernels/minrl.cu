@@ -161,6 +161,16 @@ struct Coef {
 // changes no result bit.
 #define UNROLL 8
 
+// load_ab loads a and b of steps t..t+UNROLL-1 (the identity past t1).
+MINRL_DEVICE void load_ab(const Coef &k, long long base, int t, int t1, int d, int D, float *av, float *bv) {
+#pragma unroll
+	for (int j = 0; j < UNROLL; j++) {
+		av[j] = 1.0f;
+		bv[j] = 0.0f;
+		if (t + j < t1) k.at(base + t + j, d, D, &av[j], &bv[j]);
+	}
+}
+
 // chunk_fwd_local scans steps [t0, t1) of sequence bi, channel d from zero:
 // *p = Π a, *h = the final state.
 MINRL_DEVICE void chunk_fwd_local(const Coef &k, int bi, int d, int T, int D, int t0, int t1, float *p, float *h) {
@@ -168,12 +178,7 @@ MINRL_DEVICE void chunk_fwd_local(const Coef &k, int bi, int d, int T, int D, in
 	long long base = (long long)bi * T;
 	for (int t = t0; t < t1; t += UNROLL) {
 		float av[UNROLL], bv[UNROLL];
-#pragma unroll
-		for (int j = 0; j < UNROLL; j++) {
-			av[j] = 1.0f;
-			bv[j] = 0.0f;
-			if (t + j < t1) k.at(base + t + j, d, D, &av[j], &bv[j]);
-		}
+		load_ab(k, base, t, t1, d, D, av, bv);
 #pragma unroll
 		for (int j = 0; j < UNROLL; j++) {
 			hh = av[j] * hh + bv[j];
@@ -189,12 +194,7 @@ MINRL_DEVICE void chunk_fwd_apply(const Coef &k, float *hout, int bi, int d, int
 	long long base = (long long)bi * T;
 	for (int t = t0; t < t1; t += UNROLL) {
 		float av[UNROLL], bv[UNROLL];
-#pragma unroll
-		for (int j = 0; j < UNROLL; j++) {
-			av[j] = 1.0f;
-			bv[j] = 0.0f;
-			if (t + j < t1) k.at(base + t + j, d, D, &av[j], &bv[j]);
-		}
+		load_ab(k, base, t, t1, d, D, av, bv);
 #pragma unroll
 		for (int j = 0; j < UNROLL; j++) {
 			h = av[j] * h + bv[j];
