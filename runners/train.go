@@ -654,25 +654,67 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 	return policy.Save(j.path(name), j.model, info, extra)
 }
 
-// prepareDir starts afresh or resumes from last.safetensors.
-func (j *trainJob) prepareDir() error {
-	// Temporary files that a killed run's writes left behind (the files
-	// they were to replace are whole).
-	stale, _ := filepath.Glob(filepath.Join(j.run.Out, ".*.tmp*"))
-	for _, f := range stale {
-		os.Remove(f)
+// runFiles are the files a training run writes into its directory, by
+// exact name: the only files minrl ever removes there (with their
+// temporary files, see isRunTemp).
+var runFiles = []string{FileLast, FileBest, FileMetrics, FileMetricsCSV, FileEvals, FileLossPlot, FileEvalPlot,
+	FileSummary, PrefixFinal + ".csv", PrefixFinal + ".json"}
+
+// isRunTemp reports whether name is a temporary file of an atomic write of
+// one of runFiles: "." + file + ".tmp" + the digits os.CreateTemp adds.
+func isRunTemp(name string) bool {
+	for _, f := range runFiles {
+		if rest, ok := strings.CutPrefix(name, "."+f+".tmp"); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			return true
+		}
 	}
-	last := j.path(FileLast)
-	_, err := os.Stat(last)
-	switch {
-	case err == nil && !j.opts.Overwrite:
-		return j.resume(last)
-	case err == nil || errors.Is(err, fs.ErrNotExist):
-	default:
+	return false
+}
+
+// ErrNotRunDir reports an output directory that holds files minrl did not
+// write, or minrl's files without a checkpoint to resume.
+var ErrNotRunDir = errors.New("output directory is not a minrl run")
+
+// prepareDir starts afresh or resumes from last.safetensors. It removes
+// only files it can tell minrl wrote (runFiles by name, their temporary
+// files by pattern): a directory with anything else in it is refused
+// unless resuming, and --overwrite replaces minrl's files and keeps the
+// rest.
+func (j *trainJob) prepareDir() error {
+	entries, err := os.ReadDir(j.run.Out)
+	if err != nil {
 		return err
 	}
-	for _, f := range []string{FileLast, FileBest, FileMetrics, FileMetricsCSV, FileEvals, FileLossPlot, FileEvalPlot,
-		FileSummary, PrefixFinal + ".csv", PrefixFinal + ".json"} {
+	var ours, foreign []string
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case isRunTemp(name):
+			// A killed run's half-written file: the file it was to
+			// replace is whole.
+			if err := os.Remove(j.path(name)); err != nil {
+				return err
+			}
+		case slices.Contains(runFiles, name) && e.Type().IsRegular():
+			ours = append(ours, name)
+		default:
+			foreign = append(foreign, name)
+		}
+	}
+	if slices.Contains(ours, FileLast) && !j.opts.Overwrite {
+		return j.resume(j.path(FileLast))
+	}
+	if !j.opts.Overwrite {
+		switch {
+		case len(foreign) > 0:
+			return fmt.Errorf("%w: %s holds %s, which minrl did not write; train into an empty or new directory (--out)",
+				ErrNotRunDir, j.run.Out, listNames(foreign))
+		case len(ours) > 0 && !j.startedHere():
+			return fmt.Errorf("%w: %s holds %s but no %s to resume; use another --out, or --overwrite to replace them",
+				ErrNotRunDir, j.run.Out, listNames(ours), FileLast)
+		}
+	}
+	for _, f := range ours {
 		if err := os.Remove(j.path(f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -681,6 +723,32 @@ func (j *trainJob) prepareDir() error {
 		n, err := io.WriteString(w, metricCSVHeader)
 		return int64(n), err
 	})
+}
+
+// startedHere reports whether the directory holds a run of minrl's that
+// stopped before its first checkpoint (killed, not interrupted): nothing
+// but metrics.csv, as minrl writes it at the start.
+func (j *trainJob) startedHere() bool {
+	entries, err := os.ReadDir(j.run.Out)
+	if err != nil || len(entries) != 1 || entries[0].Name() != FileMetricsCSV {
+		return false
+	}
+	b, err := os.ReadFile(j.path(FileMetricsCSV))
+	return err == nil && string(b) == metricCSVHeader
+}
+
+// listNames quotes up to five names for a message.
+func listNames(names []string) string {
+	slices.Sort(names)
+	q := make([]string, 0, 6)
+	for i, n := range names {
+		if i == 5 {
+			q = append(q, fmt.Sprintf("and %d more", len(names)-5))
+			break
+		}
+		q = append(q, strconv.Quote(n))
+	}
+	return strings.Join(q, ", ")
 }
 
 // resume restores the run saved in path, after checking that it is a run

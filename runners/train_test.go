@@ -686,3 +686,66 @@ func TestReadJSONLDropsOnlyATornLastLine(t *testing.T) {
 		}
 	}
 }
+
+// minrl removes only files it can tell it wrote: a directory with other
+// files is refused (nothing deleted), --overwrite replaces minrl's files
+// and keeps the user's, and look-alike temporary names are not touched.
+func TestTrainNeverDeletesUserFiles(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	user := map[string]string{
+		FileBest: "my weights", FileSummary: "my notes", ".notes.tmpl": "template", ".config.tmp.bak": "backup",
+		"notes.txt": "keep", ".summary.json.tmpx1": "not a CreateTemp name",
+	}
+	write := func() {
+		for name, body := range user {
+			if err := os.WriteFile(filepath.Join(run.Out, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	intact := func(skip ...string) {
+		t.Helper()
+		for name, body := range user {
+			if slices.Contains(skip, name) {
+				continue
+			}
+			if b, err := os.ReadFile(filepath.Join(run.Out, name)); err != nil || string(b) != body {
+				t.Errorf("%s: %q, %v; want %q", name, b, err, body)
+			}
+		}
+	}
+	write()
+	_, err := Train(context.Background(), run, noPlots)
+	if !errors.Is(err, ErrNotRunDir) || !strings.Contains(err.Error(), "notes.txt") {
+		t.Errorf("directory with a user's files: %v", err)
+	}
+	intact()
+
+	// Only minrl's names, but no checkpoint: refused too.
+	only := lineRun(t, "pendulum-medium-mingru")
+	only.Train.Steps, only.Train.EvalEvery, only.Eval.Episodes = 2, 0, 1
+	os.WriteFile(filepath.Join(only.Out, FileBest), []byte("someone's"), 0o644)
+	if _, err := Train(context.Background(), only, noPlots); !errors.Is(err, ErrNotRunDir) || !strings.Contains(err.Error(), "--overwrite") {
+		t.Errorf("best.safetensors without last.safetensors: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(only.Out, FileBest)); string(b) != "someone's" {
+		t.Error("best.safetensors was replaced")
+	}
+
+	// --overwrite replaces minrl's files only.
+	if _, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Overwrite: true}); err != nil {
+		t.Fatal(err)
+	}
+	intact(FileBest, FileSummary)
+	readCheckpoint(t, filepath.Join(run.Out, FileBest)) // minrl's now
+
+	// A run killed before its first checkpoint (metrics.csv alone) starts
+	// again without --overwrite.
+	killed := lineRun(t, "pendulum-medium-mingru")
+	killed.Train.Steps, killed.Train.EvalEvery, killed.Eval.Episodes = 2, 0, 1
+	os.WriteFile(filepath.Join(killed.Out, FileMetricsCSV), []byte(metricCSVHeader), 0o644)
+	if _, err := Train(context.Background(), killed, noPlots); err != nil {
+		t.Errorf("a run killed before its first checkpoint: %v", err)
+	}
+}
