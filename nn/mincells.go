@@ -1,5 +1,7 @@
 package nn
 
+import "math"
+
 // Gate arithmetic of minGRU and minLSTM (Feng et al. 2024), one row of
 // inner units at a time. A row of pre-activations holds the cell's
 // projections side by side: minGRU [k | u], minLSTM [k_f | k_i | u].
@@ -197,6 +199,34 @@ func (minGRUCell) logGrad(pre, dloga, dlogb, dpre []float32) {
 	}
 }
 
+// lstmNorm returns minLSTM's normalised gates f' = f/(f+i), i' = i/(f+i)
+// for pre-activations kf, ki, given f = σ(kf), i = σ(ki) as the kernels
+// compute them (from exps clamped at ±gateClamp). Past the clamp f and i
+// lose their ratio (below −80 both are σ(−80)), so there the exact form
+// is used, in float64: with diff = softplus(−kf) − softplus(−ki) = log i −
+// log f, f' = σ(−diff) and i' = σ(diff). It is rare (a gate driven past
+// ±80) and stays off the vectorised paths' fast lanes.
+func lstmNorm(kf, ki, f, i float32) (fn, in float32) {
+	if !(kf < -gateClamp || ki < -gateClamp) {
+		s := f + i
+		return f / s, i / s
+	}
+	return lstmNormExact(kf, ki)
+}
+
+func lstmNormExact(kf, ki float32) (fn, in float32) {
+	diff := softplus64(-float64(kf)) - softplus64(-float64(ki))
+	if diff >= 0 {
+		e := math.Exp(-diff)
+		return float32(e / (1 + e)), float32(1 / (1 + e))
+	}
+	e := math.Exp(diff)
+	return float32(1 / (1 + e)), float32(e / (1 + e))
+}
+
+// softplus64 is log(1 + eˣ) without overflow.
+func softplus64(x float64) float64 { return max(x, 0) + math.Log1p(math.Exp(-math.Abs(x))) }
+
 // minLSTMCell: f = σ(k_f), i = σ(k_i). Normalised (the paper's final
 // form): a = f/(f+i), b = i/(f+i)·g(u), so a + b/g = 1. Without
 // normalisation (the official code's use_coeff_norm=false): a = f, b = i·g(u).
@@ -228,9 +258,9 @@ func (c minLSTMCell) linear(pre, a, b []float32) {
 				aa[j], bb[j] = f, i*g
 				continue
 			}
-			s := f + i
-			aa[j] = f / s
-			bb[j] = i / s * g
+			fn, in := lstmNorm(kf[j], ki[j], f, i)
+			aa[j] = fn
+			bb[j] = in * g
 		}
 	}
 }
@@ -261,8 +291,7 @@ func (c minLSTMCell) linearGrad(pre, da, db, dpre []float32) {
 				du[j] = dbj * i * gp
 				continue
 			}
-			s := f + i
-			fn, in := f/s, i/s
+			fn, in := lstmNorm(kf[j], ki[j], f, i)
 			d := (daj - dbj*g) * fn * in
 			dkf[j] = d * fc
 			dki[j] = -d * ic

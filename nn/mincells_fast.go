@@ -182,16 +182,16 @@ func (s *gateScratch) gruBackward(n int, da, db []float32) {
 func (s *gateScratch) lstmForward(n int, noNorm bool, a, b []float32) {
 	s.sigmoids(n, true)
 	f, i, eu, su := s.s1[:n], s.s2[:n], s.eu[:n], s.su[:n]
-	u := s.u[:n]
+	u, kf, ki := s.u[:n], s.k[:n], s.k2[:n]
 	for j := range a {
 		g, _ := gPick(u[j], su[j], eu[j])
 		if noNorm {
 			a[j], b[j] = f[j], i[j]*g
 			continue
 		}
-		sum := f[j] + i[j]
-		a[j] = f[j] / sum
-		b[j] = i[j] / sum * g
+		fn, in := lstmNorm(kf[j], ki[j], f[j], i[j])
+		a[j] = fn
+		b[j] = in * g
 	}
 }
 
@@ -210,8 +210,7 @@ func (s *gateScratch) lstmBackward(n int, noNorm bool, da, db []float32) {
 			du[j] = db[j] * ij * gp
 			continue
 		}
-		sum := fj + ij
-		fn, in := fj/sum, ij/sum
+		fn, in := lstmNorm(dkf[j], dki[j], fj, ij) // k_f, k_i: not yet overwritten
 		d := (da[j] - db[j]*g) * fn * in
 		dkf[j] = d * fc
 		dki[j] = -d * ic

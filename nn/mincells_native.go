@@ -5,6 +5,7 @@ package nn
 /*
 #cgo CFLAGS: -O3 -std=gnu11
 #cgo LDFLAGS: -lm
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -76,6 +77,24 @@ MULTI static void mingru_bwd(const float *pre, const float *da, const float *db,
 	}
 }
 
+// lstm_norm_exact is f/(f+i) and i/(f+i) for gates past the clamp, where
+// the clamped sigmoids lose their ratio: with diff = softplus(-kf) -
+// softplus(-ki) = log i - log f, f' = sigmoid(-diff), i' = sigmoid(diff), in
+// double (lstmNormExact in mincells.go). The vectorised loops compute every
+// element the fast way; a scalar pass then redoes the rare ones past the
+// clamp, so the loops keep no branch.
+static double softplus_d(double x) { return (x > 0 ? x : 0) + log1p(exp(-fabs(x))); }
+
+static void lstm_norm_exact(float kf, float ki, float *fn, float *in) {
+	double diff = softplus_d(-(double)kf) - softplus_d(-(double)ki);
+	double e = exp(-fabs(diff));
+	double big = 1 / (1 + e), small = e / (1 + e);
+	*fn = (float)(diff >= 0 ? small : big);
+	*in = (float)(diff >= 0 ? big : small);
+}
+
+static inline int past_clamp(float kf, float ki) { return kf < -CLAMP || ki < -CLAMP; }
+
 MULTI static void minlstm_fwd(const float *pre, float *a, float *b, long rows, long I, int nonorm) {
 	for (long r = 0; r < rows; r++) {
 		const float *kf = pre + r * 3 * I, *ki = kf + I, *u = ki + I;
@@ -88,6 +107,16 @@ MULTI static void minlstm_fwd(const float *pre, float *a, float *b, long rows, l
 			float s = nonorm ? 1.0f : f + i;
 			ar[j] = f / s;
 			br[j] = i / s * g;
+		}
+		if (nonorm) continue;
+		for (long j = 0; j < I; j++) {
+			if (!past_clamp(kf[j], ki[j])) continue;
+			float fn, in;
+			lstm_norm_exact(kf[j], ki[j], &fn, &in);
+			float su = 1.0f / (1.0f + expneg(u[j]));
+			float g = u[j] >= 0.0f ? u[j] + 0.5f : su;
+			ar[j] = fn;
+			br[j] = in * g;
 		}
 	}
 }
@@ -117,6 +146,20 @@ MULTI static void minlstm_bwd(const float *pre, const float *da, const float *db
 			dkf[j] = d * fc;
 			dki[j] = -d * ic;
 			du[j] = dbj * in * gp;
+		}
+		for (long j = 0; j < I; j++) {
+			if (!past_clamp(kf[j], ki[j])) continue;
+			float ef = expneg(kf[j]), ei = expneg(ki[j]), eu = expneg(u[j]);
+			float f = 1.0f / (1.0f + ef), i = 1.0f / (1.0f + ei);
+			float su = 1.0f / (1.0f + eu);
+			float g = u[j] >= 0.0f ? u[j] + 0.5f : su;
+			float gp = u[j] >= 0.0f ? 1.0f : su * (eu * su);
+			float fn, in;
+			lstm_norm_exact(kf[j], ki[j], &fn, &in);
+			float d = (dar[j] - dbr[j] * g) * fn * in;
+			dkf[j] = d * (ef * f);
+			dki[j] = -d * (ei * i);
+			du[j] = dbr[j] * in * gp;
 		}
 	}
 }

@@ -431,3 +431,32 @@ func TestAdamWAndNormMatchCPU(t *testing.T) {
 	check(t, "m", m, wm, 1e-6)
 	check(t, "v", v, wv, 1e-6)
 }
+
+// The device's minLSTM gates match the CPU's with both gate
+// pre-activations past the ±80 clamp (where f/(f+i) must be computed in
+// its exact form), forward and backward: a layer whose projection is its
+// bias alone feeds the chosen pre-activations to every step.
+func TestMinLSTMPastTheClampMatchesCPU(t *testing.T) {
+	c := newCtx(t)
+	rng := rand.New(rand.NewPCG(19, 20))
+	pairs := [][3]float32{{-90, -100, 0.7}, {-100, -90, -2}, {-1000, -999, 1}, {-85, -81, -0.3}, {100, -100, 2}, {-95, 3, 0.1}, {2, -1, -1}}
+	I := len(pairs)
+	l := nn.NewMinLSTM("rnn", nn.MinRNNConfig{Dim: I}, rng)
+	clear(l.Proj.W.Value.Data)
+	for j, p := range pairs {
+		l.Proj.B.Value.Data[j], l.Proj.B.Value.Data[I+j], l.Proj.B.Value.Data[2*I+j] = p[0], p[1], p[2]
+	}
+	p := hostParams(t, c, rng, l)
+	B, T := 2, 5
+	x := randn(rng, B*T*I, 1)
+	for _, lb := range []bool{true, false} {
+		c.SetLookback(lb)
+		y := l.Forward(nn.FromData(slices.Clone(x), B, T, I), nil)
+		dl := cuda.NewMinRNN(cuda.CellMinLSTM, l.Inner, l.Proj, l.Out, p)
+		check(t, "y", down(t, c, dl.Forward(c, up(c, x), B, T, cuda.Buf{})), y.Data, 1e-5)
+		dy := randn(rng, B*T*I, 1)
+		l.Backward(nn.FromData(slices.Clone(dy), B, T, I))
+		dl.Backward(c, up(c, dy))
+		checkGrads(t, c, p, 1e-5)
+	}
+}

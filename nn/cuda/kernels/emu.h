@@ -4,6 +4,7 @@
 // block share, and __syncthreads switches between the block's threads
 // (ucontext fibers), so kernels with barriers run as they would on a GPU.
 #include <math.h>
+#include <cmath>
 #include <algorithm>
 
 struct dim3 {
@@ -14,6 +15,11 @@ extern thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 void emu_syncthreads();
 
 #define __global__
+// Kernels get internal linkage in the emulator: their names (sgemm_nn, ...)
+// are also OpenBLAS's exported symbols, and an exported definition here
+// would interpose on OpenBLAS's own calls in a binary that links both.
+#define MINRL_KERNEL static
+#define MINRL_NOINLINE static
 #define __syncthreads() emu_syncthreads()
 #define __shared__ static thread_local
 #define MINRL_DEVICE static inline

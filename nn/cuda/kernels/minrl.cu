@@ -17,6 +17,8 @@
 #else
 #define MINRL_DEVICE __device__ __forceinline__
 #define MINRL_METHOD __device__ __forceinline__
+#define MINRL_KERNEL extern "C" __global__
+#define MINRL_NOINLINE __device__ __noinline__
 #endif
 
 #define GATE_CLAMP 80.0f
@@ -44,6 +46,32 @@ MINRL_DEVICE void g_and_grad(float u, float *g, float *gp) {
 	*gp = s * (eu * s);
 }
 
+// lstm_norm gives minLSTM's f' = f/(f+i), i' = i/(f+i). Past the clamp
+// the clamped sigmoids lose their ratio, so there it takes the exact form,
+// in double: diff = softplus(-kf) - softplus(-ki) = log i - log f,
+// f' = sigmoid(-diff), i' = sigmoid(diff) (package nn's lstmNorm).
+MINRL_DEVICE double softplus_d(double x) { return (x > 0.0 ? x : 0.0) + log1p(exp(-fabs(x))); }
+
+// The rare exact path is one out-of-line function, so that its double
+// math is not copied into every kernel that uses the gates.
+MINRL_NOINLINE void lstm_norm_exact(float kf, float ki, float *fn, float *in) {
+	double diff = softplus_d(-(double)kf) - softplus_d(-(double)ki);
+	double e = exp(-fabs(diff));
+	double big = 1.0 / (1.0 + e), small = e / (1.0 + e);
+	*fn = (float)(diff >= 0.0 ? small : big);
+	*in = (float)(diff >= 0.0 ? big : small);
+}
+
+MINRL_DEVICE void lstm_norm(float kf, float ki, float f, float i, float *fn, float *in) {
+	if (!(kf < -GATE_CLAMP || ki < -GATE_CLAMP)) {
+		float s = f + i;
+		*fn = f / s;
+		*in = i / s;
+		return;
+	}
+	lstm_norm_exact(kf, ki, fn, in);
+}
+
 // cell_ab computes a_t, b_t of unit j from its pre-activation row.
 MINRL_DEVICE void cell_ab(int cell, const float *pre, int j, int I, float *a, float *b) {
 	float g, gp;
@@ -63,9 +91,10 @@ MINRL_DEVICE void cell_ab(int cell, const float *pre, int j, int I, float *a, fl
 		*b = i * g;
 		return;
 	}
-	float s = f + i;
-	*a = f / s;
-	*b = i / s * g;
+	float fn, in;
+	lstm_norm(pre[j], pre[I + j], f, i, &fn, &in);
+	*a = fn;
+	*b = in * g;
 }
 
 // cell_a is a_t alone (the backward scan needs a_{t+1}).
@@ -77,7 +106,9 @@ MINRL_DEVICE float cell_a(int cell, const float *pre, int j, int I) {
 	float f = 1.0f / (1.0f + exp_neg_clamped(pre[j]));
 	if (cell == CELL_LSTM_NONORM) return f;
 	float i = 1.0f / (1.0f + exp_neg_clamped(pre[I + j]));
-	return f / (f + i);
+	float fn, in;
+	lstm_norm(pre[j], pre[I + j], f, i, &fn, &in);
+	return fn;
 }
 
 // cell_grad turns da, db of unit j into the gradients of its pre-activations.
@@ -102,8 +133,8 @@ MINRL_DEVICE void cell_grad(int cell, const float *pre, float *dpre, int j, int 
 		dpre[2 * I + j] = db * i * gp;
 		return;
 	}
-	float s = f + i;
-	float fn = f / s, in = i / s;
+	float fn, in;
+	lstm_norm(pre[j], pre[I + j], f, i, &fn, &in);
 	float d = (da - db * g) * fn * in;
 	dpre[j] = d * fc;
 	dpre[I + j] = -d * ic;
@@ -286,7 +317,7 @@ MINRL_DEVICE void scan_fwd_local(Coef k, float *prod, float *local, int B, int T
 
 // carry[c] is the state chunk c starts from: carry[0] = h0, then
 // carry[c+1] = prod[c]*carry[c] + local[c]. carry has chunks entries.
-extern "C" __global__ void scan_carry_fwd(float *carry, const float *prod, const float *local, const float *h0, int B, int D, int chunks) {
+MINRL_KERNEL void scan_carry_fwd(float *carry, const float *prod, const float *local, const float *h0, int B, int D, int chunks) {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= B * D) return;
 	float h = h0 != 0 ? h0[i] : 0.0f;
@@ -306,22 +337,22 @@ MINRL_DEVICE void scan_fwd_apply(Coef k, float *hout, const float *carry, int B,
 	chunk_fwd_apply(k, hout, bi, d, T, D, t0, t1, carry[((long long)c * B + bi) * D + d]);
 }
 
-extern "C" __global__ void scan_fwd_local_plain(float *prod, float *local, const float *a, const float *b, int B, int T, int D, int chunk, int chunks) {
+MINRL_KERNEL void scan_fwd_local_plain(float *prod, float *local, const float *a, const float *b, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {a, b, 0, 0, -1};
 	scan_fwd_local(k, prod, local, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_fwd_apply_plain(float *h, const float *carry, const float *a, const float *b, int B, int T, int D, int chunk, int chunks) {
+MINRL_KERNEL void scan_fwd_apply_plain(float *h, const float *carry, const float *a, const float *b, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {a, b, 0, 0, -1};
 	scan_fwd_apply(k, h, carry, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_fwd_local_gates(float *prod, float *local, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
+MINRL_KERNEL void scan_fwd_local_gates(float *prod, float *local, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {0, 0, pre, keep, cell};
 	scan_fwd_local(k, prod, local, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_fwd_apply_gates(float *h, const float *carry, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
+MINRL_KERNEL void scan_fwd_apply_gates(float *h, const float *carry, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {0, 0, pre, keep, cell};
 	scan_fwd_apply(k, h, carry, B, T, D, chunk, chunks);
 }
@@ -349,7 +380,7 @@ MINRL_DEVICE void scan_bwd_local(Coef k, float *prod, float *local, const float 
 // carry[chunks-1] = 0, carry[c-1] = prod[c]*carry[c] + local[c]... expressed
 // as g_{t0(c)} = local[c] + prod[c]*carry[c]. dh0 (if not null) gets a_0 g_0,
 // computed by the apply pass; here only the carries.
-extern "C" __global__ void scan_carry_bwd(float *carry, const float *prod, const float *local, int B, int D, int chunks) {
+MINRL_KERNEL void scan_carry_bwd(float *carry, const float *prod, const float *local, int B, int D, int chunks) {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= B * D) return;
 	float g = 0.0f;
@@ -373,22 +404,22 @@ MINRL_DEVICE void scan_bwd_apply(Coef k, const float *carry, float *da, float *d
 	if (t0 == 0 && dh0 != 0) dh0[(long long)bi * D + d] = k.a_at((long long)bi * T, d, D) * g;
 }
 
-extern "C" __global__ void scan_bwd_local_plain(float *prod, float *local, const float *dh, const float *a, int B, int T, int D, int chunk, int chunks) {
+MINRL_KERNEL void scan_bwd_local_plain(float *prod, float *local, const float *dh, const float *a, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {a, 0, 0, 0, -1};
 	scan_bwd_local(k, prod, local, dh, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_bwd_apply_plain(float *da, float *db, float *dh0, const float *carry, const float *dh, const float *a, const float *h, const float *h0, int B, int T, int D, int chunk, int chunks) {
+MINRL_KERNEL void scan_bwd_apply_plain(float *da, float *db, float *dh0, const float *carry, const float *dh, const float *a, const float *h, const float *h0, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {a, 0, 0, 0, -1};
 	scan_bwd_apply(k, carry, da, db, 0, dh0, dh, h, h0, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_bwd_local_gates(float *prod, float *local, const float *dh, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
+MINRL_KERNEL void scan_bwd_local_gates(float *prod, float *local, const float *dh, const float *pre, const float *keep, int cell, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {0, 0, pre, keep, cell};
 	scan_bwd_local(k, prod, local, dh, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_bwd_apply_gates(float *dpre, float *dh0, const float *carry, const float *dh, const float *pre, const float *keep, int cell, const float *h, const float *h0, int B, int T, int D, int chunk, int chunks) {
+MINRL_KERNEL void scan_bwd_apply_gates(float *dpre, float *dh0, const float *carry, const float *dh, const float *pre, const float *keep, int cell, const float *h, const float *h0, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {0, 0, pre, keep, cell};
 	scan_bwd_apply(k, carry, 0, 0, dpre, dh0, dh, h, h0, B, T, D, chunk, chunks);
 }
@@ -477,25 +508,25 @@ MINRL_DEVICE void scan_bwd_lookback(Coef k, float *da, float *db, float *dpre, f
 	if (t0 == 0 && dh0 != 0) dh0[(long long)bi * D + d] = k.a_at((long long)bi * T, d, D) * g;
 }
 
-extern "C" __global__ void scan_fwd_lb_plain(float *h, const float *a, const float *b, const float *h0, float *val, unsigned int *flag,
+MINRL_KERNEL void scan_fwd_lb_plain(float *h, const float *a, const float *b, const float *h0, float *val, unsigned int *flag,
 		unsigned int *counter, unsigned int epoch, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {a, b, 0, 0, -1};
 	scan_fwd_lookback(k, h, h0, val, flag, counter, epoch, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_fwd_lb_gates(float *h, const float *pre, const float *keep, int cell, const float *h0, float *val,
+MINRL_KERNEL void scan_fwd_lb_gates(float *h, const float *pre, const float *keep, int cell, const float *h0, float *val,
 		unsigned int *flag, unsigned int *counter, unsigned int epoch, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {0, 0, pre, keep, cell};
 	scan_fwd_lookback(k, h, h0, val, flag, counter, epoch, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_bwd_lb_plain(float *da, float *db, float *dh0, const float *dh, const float *a, const float *h, const float *h0,
+MINRL_KERNEL void scan_bwd_lb_plain(float *da, float *db, float *dh0, const float *dh, const float *a, const float *h, const float *h0,
 		float *val, unsigned int *flag, unsigned int *counter, unsigned int epoch, int B, int T, int D, int chunk, int chunks) {
 	Coef k = {a, 0, 0, 0, -1};
 	scan_bwd_lookback(k, da, db, 0, dh0, dh, h, h0, val, flag, counter, epoch, B, T, D, chunk, chunks);
 }
 
-extern "C" __global__ void scan_bwd_lb_gates(float *dpre, float *dh0, const float *dh, const float *pre, const float *keep, int cell,
+MINRL_KERNEL void scan_bwd_lb_gates(float *dpre, float *dh0, const float *dh, const float *pre, const float *keep, int cell,
 		const float *h, const float *h0, float *val, unsigned int *flag, unsigned int *counter, unsigned int epoch, int B, int T, int D,
 		int chunk, int chunks) {
 	Coef k = {0, 0, pre, keep, cell};
@@ -513,7 +544,7 @@ MINRL_DEVICE float logaddexpf(float x, float y) {
 	return m + log1pf(expf(-fabsf(x - y)));
 }
 
-extern "C" __global__ void log_scan_fwd(float *logh, const float *loga, const float *logb, const float *logh0, int B, int T, int D) {
+MINRL_KERNEL void log_scan_fwd(float *logh, const float *loga, const float *logb, const float *logh0, int B, int T, int D) {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= B * D) return;
 	int bi = i / D, d = i % D;
@@ -528,7 +559,7 @@ extern "C" __global__ void log_scan_fwd(float *logh, const float *loga, const fl
 // With w_t = exp(loga_t + logh_{t-1} − logh_t) and u_t = exp(logb_t − logh_t)
 // (the shares of the two terms in h_t): g_t = dlogh_t + w_{t+1} g_{t+1},
 // dloga_t = g_t w_t, dlogb_t = g_t u_t, dlogh0 = w_0 g_0.
-extern "C" __global__ void log_scan_bwd(float *dloga, float *dlogb, float *dlogh0, const float *dlogh, const float *loga, const float *logb,
+MINRL_KERNEL void log_scan_bwd(float *dloga, float *dlogb, float *dlogh0, const float *dlogh, const float *loga, const float *logb,
 		const float *logh, const float *logh0, int B, int T, int D) {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= B * D) return;
@@ -612,13 +643,13 @@ MINRL_DEVICE void sgemm_tile(int m, int n, int kbeg, int kend, float alpha, cons
 	}
 }
 
-extern "C" __global__ void sgemm_nn(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+MINRL_KERNEL void sgemm_nn(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
 	sgemm_tile<false, false>(m, n, 0, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
-extern "C" __global__ void sgemm_nt(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+MINRL_KERNEL void sgemm_nt(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
 	sgemm_tile<false, true>(m, n, 0, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
-extern "C" __global__ void sgemm_tn(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+MINRL_KERNEL void sgemm_tn(int m, int n, int k, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
 	sgemm_tile<true, false>(m, n, 0, k, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -627,7 +658,7 @@ extern "C" __global__ void sgemm_tn(int m, int n, int k, float alpha, const floa
 // writes its partial product to P[z] (m×n, dense); splitk_reduce then adds
 // the partials in z order: the same result whatever the scheduling.
 #define SPLIT_KERNEL(name, TA, TB) \
-extern "C" __global__ void name(int m, int n, int k, int kchunk, const float *A, int lda, const float *B, int ldb, float *P) { \
+MINRL_KERNEL void name(int m, int n, int k, int kchunk, const float *A, int lda, const float *B, int ldb, float *P) { \
 	int z = blockIdx.z; \
 	int kb = z * kchunk, ke = min(k, kb + kchunk); \
 	sgemm_tile<TA, TB>(m, n, kb, ke, 1.0f, A, lda, B, ldb, 0.0f, P + (long long)z * m * n, n); \
@@ -636,7 +667,7 @@ SPLIT_KERNEL(sgemm_nn_split, false, false)
 SPLIT_KERNEL(sgemm_nt_split, false, true)
 SPLIT_KERNEL(sgemm_tn_split, true, false)
 
-extern "C" __global__ void splitk_reduce(float *C, int ldc, const float *P, int splits, int m, int n, float alpha, float beta) {
+MINRL_KERNEL void splitk_reduce(float *C, int ldc, const float *P, int splits, int m, int n, float alpha, float beta) {
 	long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
 	if (i >= (long long)m * n) return;
 	long long mn = (long long)m * n;
@@ -650,7 +681,7 @@ extern "C" __global__ void splitk_reduce(float *C, int ldc, const float *P, int 
 // Reductions over rows, in a fixed order: partial sums over chunks of rows
 // (one thread per (chunk, column), in double), then the chunks in order.
 
-extern "C" __global__ void colsum_partial(double *part, const float *src, const float *mul, int rows, int cols, int chunkRows) {
+MINRL_KERNEL void colsum_partial(double *part, const float *src, const float *mul, int rows, int cols, int chunkRows) {
 	int col = blockIdx.x * blockDim.x + threadIdx.x;
 	int c = blockIdx.y;
 	if (col >= cols) return;
@@ -664,7 +695,7 @@ extern "C" __global__ void colsum_partial(double *part, const float *src, const 
 }
 
 // dst[col] += Σ_c part[c][col] (dst = when !accumulate).
-extern "C" __global__ void colsum_finish(float *dst, const double *part, int chunks, int cols, int accumulate) {
+MINRL_KERNEL void colsum_finish(float *dst, const double *part, int chunks, int cols, int accumulate) {
 	int col = blockIdx.x * blockDim.x + threadIdx.x;
 	if (col >= cols) return;
 	double s = 0.0;
@@ -674,7 +705,7 @@ extern "C" __global__ void colsum_finish(float *dst, const double *part, int chu
 
 // Sum of squares of x in chunks of `chunk` elements: part[c] (double).
 // One block per chunk; blockDim.x must be 256.
-extern "C" __global__ void sumsq_partial(double *part, const float *x, long long n, int chunk) {
+MINRL_KERNEL void sumsq_partial(double *part, const float *x, long long n, int chunk) {
 	__shared__ double s[256];
 	long long c = blockIdx.x;
 	long long i0 = c * chunk, i1 = i0 + chunk < n ? i0 + chunk : n;
@@ -694,23 +725,23 @@ extern "C" __global__ void sumsq_partial(double *part, const float *x, long long
 
 #define ELEM_INDEX long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; if (i >= n) return;
 
-extern "C" __global__ void add_rows_bias(float *y, const float *bias, long long n, int cols) {
+MINRL_KERNEL void add_rows_bias(float *y, const float *bias, long long n, int cols) {
 	ELEM_INDEX
 	y[i] = bias[i % cols];
 }
 
-extern "C" __global__ void add2(float *dst, const float *a, const float *b, long long n) {
+MINRL_KERNEL void add2(float *dst, const float *a, const float *b, long long n) {
 	ELEM_INDEX
 	dst[i] = a[i] + b[i];
 }
 
-extern "C" __global__ void scale_inplace(float *x, float s, long long n) {
+MINRL_KERNEL void scale_inplace(float *x, float s, long long n) {
 	ELEM_INDEX
 	x[i] *= s;
 }
 
 // dst row r = src row r where keep[r] != 0, else 0 (rows of width w).
-extern "C" __global__ void mask_rows(float *dst, const float *src, const float *keep, long long n, int w) {
+MINRL_KERNEL void mask_rows(float *dst, const float *src, const float *keep, long long n, int w) {
 	ELEM_INDEX
 	dst[i] = keep[i / w] != 0.0f ? src[i] : 0.0f;
 }
@@ -719,7 +750,7 @@ enum { ACT_RELU = 0, ACT_TANH = 1, ACT_GELU = 2 };
 #define GELU_C 0.7978845608028654f
 #define GELU_A 0.044715f
 
-extern "C" __global__ void act_fwd(float *y, const float *x, int kind, long long n) {
+MINRL_KERNEL void act_fwd(float *y, const float *x, int kind, long long n) {
 	ELEM_INDEX
 	float v = x[i];
 	if (kind == ACT_RELU) y[i] = fmaxf(v, 0.0f);
@@ -731,7 +762,7 @@ extern "C" __global__ void act_fwd(float *y, const float *x, int kind, long long
 }
 
 // dx from dy and the forward's input x (relu, gelu) or output y (tanh).
-extern "C" __global__ void act_bwd(float *dx, const float *dy, const float *x, const float *y, int kind, long long n) {
+MINRL_KERNEL void act_bwd(float *dx, const float *dy, const float *x, const float *y, int kind, long long n) {
 	ELEM_INDEX
 	if (kind == ACT_RELU) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
 	else if (kind == ACT_TANH) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
@@ -751,7 +782,7 @@ MINRL_DEVICE unsigned long long drop_mix(unsigned long long z) {
 	return z ^ (z >> 31);
 }
 
-extern "C" __global__ void dropout(float *y, const float *x, unsigned long long key, unsigned long long thresh, float scale, long long n) {
+MINRL_KERNEL void dropout(float *y, const float *x, unsigned long long key, unsigned long long thresh, float scale, long long n) {
 	ELEM_INDEX
 	unsigned long long h = drop_mix(key + ((unsigned long long)i + 1ULL) * 0x9e3779b97f4a7c15ULL);
 	y[i] = (h >> 11) >= thresh ? x[i] * scale : 0.0f;
@@ -772,7 +803,7 @@ MINRL_DEVICE double block_sum128(double v, double *s) {
 	return r;
 }
 
-extern "C" __global__ void layernorm_fwd(float *y, double *mean, double *rstd, const float *x, const float *G, const float *Bv, int d, double eps) {
+MINRL_KERNEL void layernorm_fwd(float *y, double *mean, double *rstd, const float *x, const float *G, const float *Bv, int d, double eps) {
 	__shared__ double s[128];
 	long long r = blockIdx.x;
 	const float *xr = x + r * d;
@@ -794,7 +825,7 @@ extern "C" __global__ void layernorm_fwd(float *y, double *mean, double *rstd, c
 }
 
 // dx, and xhat (for dG = colsum(dy*xhat), dB = colsum(dy) afterwards).
-extern "C" __global__ void layernorm_bwd(float *dx, float *xhat, const float *dy, const float *x, const double *mean, const double *rstd, const float *G, int d) {
+MINRL_KERNEL void layernorm_bwd(float *dx, float *xhat, const float *dy, const float *x, const double *mean, const double *rstd, const float *G, int d) {
 	__shared__ double s[128];
 	long long r = blockIdx.x;
 	double mu = mean[r], rs = rstd[r];
@@ -818,7 +849,7 @@ extern "C" __global__ void layernorm_bwd(float *dx, float *xhat, const float *dy
 // Decision model plumbing. Steps i in [0, B*K), width h.
 
 // x0[3i+j] = e_j[i] + E[t_i] for the three token embeddings; E gathered by idx.
-extern "C" __global__ void tokens_stack(float *x0, const float *eR, const float *eS, const float *eA, const float *E, const int *idx, int steps, int h) {
+MINRL_KERNEL void tokens_stack(float *x0, const float *eR, const float *eS, const float *eA, const float *E, const int *idx, int steps, int h) {
 	long long n = (long long)steps * h;
 	ELEM_INDEX
 	long long st = i / h;
@@ -830,7 +861,7 @@ extern "C" __global__ void tokens_stack(float *x0, const float *eR, const float 
 }
 
 // The inverse: dR, dS, dA get the token gradients; dT their sum.
-extern "C" __global__ void tokens_unstack(float *dR, float *dS, float *dA, float *dT, const float *dx0, int steps, int h) {
+MINRL_KERNEL void tokens_unstack(float *dR, float *dS, float *dA, float *dT, const float *dx0, int steps, int h) {
 	long long n = (long long)steps * h;
 	ELEM_INDEX
 	long long st = i / h;
@@ -843,13 +874,13 @@ extern "C" __global__ void tokens_unstack(float *dR, float *dS, float *dA, float
 }
 
 // hs[i] = y[3i+1] (the state tokens' outputs), and the transpose for dy.
-extern "C" __global__ void state_tokens_gather(float *hs, const float *y, int steps, int h) {
+MINRL_KERNEL void state_tokens_gather(float *hs, const float *y, int steps, int h) {
 	long long n = (long long)steps * h;
 	ELEM_INDEX
 	hs[i] = y[(3 * (i / h) + 1) * h + i % h];
 }
 
-extern "C" __global__ void state_tokens_scatter(float *dy, const float *dhs, int steps, int h) {
+MINRL_KERNEL void state_tokens_scatter(float *dy, const float *dhs, int steps, int h) {
 	long long n = (long long)steps * 3 * h;
 	ELEM_INDEX
 	long long tok = i / h;
@@ -860,7 +891,7 @@ extern "C" __global__ void state_tokens_scatter(float *dy, const float *dhs, int
 // host (a counting sort, as package nn); segment s covers order[start[s] ..
 // start[s+1]) and belongs to row rows[s]. One thread per (segment, column)
 // sums its positions in order, in double, and adds to dW.
-extern "C" __global__ void embedding_bwd(float *dW, const float *dy, const int *order, const int *start, const int *rows, int segs, int h) {
+MINRL_KERNEL void embedding_bwd(float *dW, const float *dy, const int *order, const int *start, const int *rows, int segs, int h) {
 	long long n = (long long)segs * h;
 	ELEM_INDEX
 	int s = i / h, c = i % h;
@@ -872,7 +903,7 @@ extern "C" __global__ void embedding_bwd(float *dW, const float *dy, const int *
 
 // Masked MSE: rowsq[i] = Σ_j (pred − act)² over real steps (0 for padded),
 // dpred = 2·inv·(pred − act) on real steps, 0 on padded ones.
-extern "C" __global__ void masked_mse(float *dpred, double *rowsq, const float *pred, const float *act, const float *mask, int steps, int A, double inv) {
+MINRL_KERNEL void masked_mse(float *dpred, double *rowsq, const float *pred, const float *act, const float *mask, int steps, int A, double inv) {
 	long long n = steps;
 	ELEM_INDEX
 	double s = 0.0;
@@ -892,7 +923,7 @@ extern "C" __global__ void masked_mse(float *dpred, double *rowsq, const float *
 // AdamW (PyTorch's update, package nn's arithmetic) over the flat parameter
 // vector, with the gradient clip's scale applied first: g = grad·clip.
 // decay[i] is 1 for parameters without weight decay.
-extern "C" __global__ void adamw(float *w, float *m, float *v, float *grad, const unsigned char *nodecay, float clip,
+MINRL_KERNEL void adamw(float *w, float *m, float *v, float *grad, const unsigned char *nodecay, float clip,
 		float decay, float stepSize, float bc2Sqrt, float eps, float w1, float b2, float w2, long long n) {
 	ELEM_INDEX
 	float g = grad[i] * clip;
