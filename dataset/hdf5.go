@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/scigolib/hdf5"
 
 	"github.com/minrl/minrl/internal/atomicfile"
+	"github.com/minrl/minrl/internal/safefile"
 )
 
 // HDF5 keys of the D4RL layout and of minrl's additions.
@@ -43,17 +43,15 @@ type h5Reader struct {
 	f    *h5File
 }
 
+// maxH5Bytes bounds the HDF5 files openH5 reads (D4RL's largest are ~2 GB).
+const maxH5Bytes = 64 << 30
+
 func openH5(path string) (*h5Reader, error) {
-	file, err := os.Open(path)
+	file, size, err := safefile.Regular(path, maxH5Bytes)
 	if err != nil {
 		return nil, err
 	}
-	st, err := file.Stat()
-	if err != nil {
-		file.Close()
-		return nil, err
-	}
-	f, err := openH5File(file, st.Size())
+	f, err := openH5File(file, size)
 	if err != nil {
 		file.Close()
 		return nil, err

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 
 	"github.com/minrl/minrl/envs"
 	"github.com/minrl/minrl/internal/atomicfile"
+	"github.com/minrl/minrl/internal/safefile"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/policy"
 )
@@ -73,7 +73,7 @@ func (a *Agent) hidden() []int {
 // LoadAgent reads an agent saved by Save; it returns the agent, the env id
 // it was trained on and the step it was saved at.
 func LoadAgent(path string) (*Agent, string, int, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := safefile.ReadFile(path, policy.MaxFileBytes)
 	if err != nil {
 		return nil, "", 0, err
 	}

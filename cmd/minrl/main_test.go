@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/policy"
@@ -129,5 +131,29 @@ func TestFormatCommandRecordsConfigOverrides(t *testing.T) {
 	want = `go run -tags openblas ./cmd/minrl bench --note 'it'\''s'`
 	if got != want {
 		t.Errorf("formatCommand = %q, want %q", got, want)
+	}
+}
+
+// eval and dataset info refuse a FIFO or a device at once instead of
+// waiting on it forever or reading it without end (issue 16, item 7).
+func TestSpecialFilesAreRefused(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "ck.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	for _, args := range [][]string{{"eval", fifo}, {"eval", "/dev/zero"}, {"dataset", "info", fifo}} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := run(t, args...)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%v: %v", args, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%v hangs", args)
+		}
 	}
 }
