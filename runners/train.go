@@ -33,6 +33,7 @@ import (
 	"github.com/minrl/minrl/data"
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/internal/runlock"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/policy"
@@ -397,6 +398,16 @@ func (j *trainJob) train(ctx context.Context) (*TrainResult, error) {
 		return nil, err
 	}
 	j.start = time.Now()
+	// One run at a time in a directory: a second would sweep away the
+	// first's checkpoints.
+	lock, err := runlock.Acquire(j.run.Out)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w; wait for that run or use another --out", err)
+	}
+	defer lock.Release()
+	if lock.StalePID != 0 {
+		slog.Info("a run in this directory ended without releasing it (killed?); taking it over", "dir", j.run.Out, "pid", lock.StalePID)
+	}
 	if err := j.prepareDir(); err != nil {
 		return nil, err
 	}
@@ -689,6 +700,8 @@ func (j *trainJob) prepareDir() error {
 	for _, e := range entries {
 		name := e.Name()
 		switch {
+		case name == runlock.Name:
+			// The lock this run holds.
 		case isRunTemp(name):
 			// A killed run's half-written file: the file it was to
 			// replace is whole.
@@ -730,7 +743,11 @@ func (j *trainJob) prepareDir() error {
 // but metrics.csv, as minrl writes it at the start.
 func (j *trainJob) startedHere() bool {
 	entries, err := os.ReadDir(j.run.Out)
-	if err != nil || len(entries) != 1 || entries[0].Name() != FileMetricsCSV {
+	if err != nil {
+		return false
+	}
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == runlock.Name })
+	if len(entries) != 1 || entries[0].Name() != FileMetricsCSV {
 		return false
 	}
 	b, err := os.ReadFile(j.path(FileMetricsCSV))

@@ -20,6 +20,7 @@ import (
 	"github.com/minrl/minrl/envs"
 	_ "github.com/minrl/minrl/envs/classic"           // Pendulum-v1
 	_ "github.com/minrl/minrl/envs/locomotion/planar" // minrl/Hopper-v0
+	"github.com/minrl/minrl/internal/runlock"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/policy"
 )
@@ -747,5 +748,29 @@ func TestTrainNeverDeletesUserFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(killed.Out, FileMetricsCSV), []byte(metricCSVHeader), 0o644)
 	if _, err := Train(context.Background(), killed, noPlots); err != nil {
 		t.Errorf("a run killed before its first checkpoint: %v", err)
+	}
+}
+
+// A second run in a directory that a run holds is refused at once, with
+// the holder named, and nothing of the first run's is touched (issue 16,
+// item 3).
+func TestTrainLocksItsDirectory(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	held, err := runlock.Acquire(run.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(run.Out, FileMetricsCSV), []byte(metricCSVHeader), 0o644)
+	_, err = Train(context.Background(), run, noPlots)
+	if !errors.Is(err, runlock.ErrLocked) || !strings.Contains(err.Error(), "another --out") {
+		t.Errorf("locked directory: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(run.Out, FileMetricsCSV)); string(b) != metricCSVHeader {
+		t.Error("the holder's files were touched")
+	}
+	held.Release()
+	if _, err := Train(context.Background(), run, noPlots); err != nil {
+		t.Errorf("after release: %v", err)
 	}
 }

@@ -65,7 +65,8 @@ Interrupt with Ctrl-C at any time: the run saves last.safetensors, and the same
 command resumes it exactly (the final weights match an uninterrupted run bit for
 bit). A different config in the same --out is refused unless --overwrite. minrl only
 ever removes files it wrote (its own file names): an --out holding anything else is
-refused, and --overwrite replaces minrl's files there and keeps the rest.
+refused, and --overwrite replaces minrl's files there and keeps the rest. A run holds
+.minrl.lock in --out while it runs: a second run there is refused.
 
 --device cuda runs the gradient steps of a Decision-minGRU/minLSTM on an NVIDIA GPU
 (a binary built with -tags cuda, see docs/gpu.md); evaluation stays on the CPU. The
