@@ -19,6 +19,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -406,6 +407,11 @@ func (r Run) Validate() error {
 	}
 	if r.Env == "" {
 		bad("env", `""`, "an environment id (minrl envs list)")
+	}
+	// The name becomes a directory under runs/ when out is not set: one
+	// path element, so that it cannot place a run elsewhere.
+	if r.Name != "" && (r.Name != filepath.Base(r.Name) || r.Name == "." || r.Name == ".." || strings.ContainsAny(r.Name, `/\`)) {
+		bad("name", strconv.Quote(r.Name), "a plain name without / or .. (set out for another directory)")
 	}
 	if r.Dataset == "" {
 		bad("dataset", `""`, "a dataset name or file")

@@ -66,6 +66,9 @@ func TestUnknownKeysAndBadValuesNameTheKey(t *testing.T) {
 		{"model:\n  k: 0\n", "model.k: 0, want in [1, 4096]"},
 		{"model:\n  hidden: [64, 0]\n", "model.hidden"},
 		{"eval:\n  episodes: 2000000\n", "eval.episodes"},
+		{"name: ../../etc/x\n", "name: \"../../etc/x\""}, // would place runs/<name> outside runs/
+		{"name: ..\n", "name"},
+		{"name: a/b\n", "name"},
 	} {
 		file := filepath.Join(dir, "c.yaml")
 		os.WriteFile(file, []byte(tc.yaml), 0o644)

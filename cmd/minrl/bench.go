@@ -49,8 +49,13 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
   minrl bench speed --models mingru,gru --T 256,1024 --repeats 3
   minrl bench speed --device cuda --T 512,4096,16384   # a -tags cuda build`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if quick {
-				cfg.Ts, cfg.Repeats = []int{64, 256, 1024}, 3
+			if quick { // what was set explicitly stays
+				if !cmd.Flags().Changed("T") {
+					cfg.Ts = []int{64, 256, 1024}
+				}
+				if !cmd.Flags().Changed("repeats") {
+					cfg.Repeats = 3
+				}
 			}
 			dev, err := cuda.ParseDevice(device)
 			if err != nil {

@@ -40,6 +40,17 @@ func TestBenchSpeedWritesResults(t *testing.T) {
 	}
 }
 
+// --quick shortens what was not set explicitly and keeps what was.
+func TestBenchQuickKeepsExplicitFlags(t *testing.T) {
+	out, err := run(t, "bench", "speed", "--quick", "--repeats", "1", "--models", "mingru", "--T", "4", "--batch", "2", "--dim", "4", "--out", "")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "1 repeats") || !strings.Contains(out, "| 4 |") || strings.Contains(out, "| 64 |") {
+		t.Errorf("--quick overrode --repeats 1 or --T 4:\n%s", out)
+	}
+}
+
 func TestBadFlagsFail(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "speed", "--models", "nope", "--out", ""},
@@ -48,6 +59,7 @@ func TestBadFlagsFail(t *testing.T) {
 		{"no-such-command"},
 		{"envs", "list", "extra"},
 		{"render", "--env", "Pendulum-v1", "stray"},
+		{"render", "--env", "Pendulum-v1", "--max-steps", "-1", "--out", filepath.Join(t.TempDir(), "x.gif")},
 		{"collect", "--env", "Pendulum-v1", "stray"},
 	} {
 		if _, err := run(t, args...); err == nil {

@@ -45,6 +45,9 @@ func newRenderCmd() *cobra.Command {
 			if width < 16 || height < 16 || width > 4096 || height > 4096 || every < 1 {
 				return fmt.Errorf("--width %d --height %d --every %d: want frames of 16 to 4096 pixels a side and --every >= 1", width, height, every)
 			}
+			if maxSteps < 0 {
+				return fmt.Errorf("--max-steps %d: want 0 (the episode's end) or more", maxSteps)
+			}
 			e, err := envs.Make(env)
 			if err != nil {
 				return err
