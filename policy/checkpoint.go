@@ -3,11 +3,14 @@ package policy
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -271,16 +274,21 @@ func ReadSafetensors(data []byte) ([]nn.NamedTensor, map[string]string, error) {
 // Metadata keys of a minrl checkpoint. Free-form caller strings use any
 // other key.
 const (
-	MetaFormat  = "minrl.format" // "1"
+	MetaFormat  = "minrl.format" // "2" ("1": before checksums)
 	MetaKind    = "minrl.kind"   // "decision" or "mlp"
 	MetaConfig  = "minrl.config" // the model's Config or MLPConfig as JSON
 	MetaNorm    = "minrl.norm"   // Normalizer as JSON
 	MetaEnvID   = "minrl.env_id"
 	MetaTargets = "minrl.targets"       // target returns as a JSON array
 	MetaBounds  = "minrl.action_bounds" // ActionBounds as JSON, when not [−1, 1]
+	// MetaChecksum is the SHA-256 (hex) of every other metadata entry and
+	// every tensor's name, shape and data (see checksum): a file changed
+	// after it was written, by a flipped bit or an edit, does not load.
+	MetaChecksum = "minrl.sha256"
 
 	metaPrefix    = "minrl."
-	formatVersion = "1"
+	formatVersion = "2"
+	formatV1      = "1" // read, without an integrity check
 	kindDecision  = "decision"
 	kindMLP       = "mlp"
 )
@@ -377,7 +385,36 @@ func Encode(w io.Writer, m Model, info Info, extra []nn.NamedTensor) error {
 		}
 		tensors = append(tensors, e)
 	}
+	meta[MetaChecksum] = checksum(meta, tensors)
 	return WriteSafetensors(w, tensors, meta)
+}
+
+// checksum is SHA-256 over the metadata entries but MetaChecksum (sorted by
+// key, each key and value NUL-terminated) and then, in order, each
+// tensor's name, shape and little-endian float32 data.
+func checksum(meta map[string]string, tensors []nn.NamedTensor) string {
+	h := sha256.New()
+	keys := slices.Sorted(maps.Keys(meta))
+	for _, k := range keys {
+		if k == MetaChecksum {
+			continue
+		}
+		io.WriteString(h, k+"\x00"+meta[k]+"\x00")
+	}
+	var buf [4096]byte
+	for _, nt := range tensors {
+		fmt.Fprintf(h, "%s\x00%v\x00", nt.Name, nt.Tensor.Shape)
+		d := nt.Tensor.Data
+		for len(d) > 0 {
+			k := min(len(d), len(buf)/4)
+			for i, v := range d[:k] {
+				binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+			}
+			h.Write(buf[:4*k])
+			d = d[k:]
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Save writes a checkpoint file atomically: to a temporary file in the same
@@ -425,10 +462,19 @@ func Decode(data []byte) (*Checkpoint, error) {
 	fail := func(format string, args ...any) (*Checkpoint, error) {
 		return nil, fmt.Errorf("policy: checkpoint: "+format, args...)
 	}
-	if v, ok := meta[MetaFormat]; !ok {
+	version, ok := meta[MetaFormat]
+	if !ok {
 		return fail("not a minrl checkpoint: metadata key %q missing", MetaFormat)
-	} else if v != formatVersion {
-		return fail("format version %q, this build reads %q", v, formatVersion)
+	} else if version != formatVersion && version != formatV1 {
+		return fail("format version %q, this build reads %q and %q", version, formatV1, formatVersion)
+	}
+	// The checksum is checked after the structure, so that a file edited
+	// into another shape gets the message that names what is wrong; any
+	// other change to a version-2 file is caught here, at the end.
+	if version == formatVersion {
+		if _, ok := meta[MetaChecksum]; !ok {
+			return fail("metadata key %q missing", MetaChecksum)
+		}
 	}
 	// Encode writes every one of these; a file without one has been edited,
 	// and guessing (say, no normaliser) would act on the wrong inputs.
@@ -537,6 +583,9 @@ func Decode(data []byte) (*Checkpoint, error) {
 			}
 			c.Meta[k] = v
 		}
+	}
+	if want, ok := meta[MetaChecksum]; ok && checksum(meta, tensors) != want {
+		return fail("checksum mismatch (%s): the file was changed or corrupted after it was written", MetaChecksum)
 	}
 	return c, nil
 }

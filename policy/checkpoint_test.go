@@ -303,8 +303,16 @@ func TestDecodeReportsWhatIsWrong(t *testing.T) {
 		"duplicate": {rawFile(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)), `lists "a" twice`},
 		"meta-type": {rawFile(`{"__metadata__":{"k":1}}`, nil), "must map strings to strings"},
 		"not-minrl": {rawFile(`{}`, nil), `metadata key "minrl.format" missing`},
-		"format":    {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { m[MetaFormat] = "2"; return ts }), `format version "2"`},
-		"kind":      {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { m[MetaKind] = "cnn"; return ts }), `minrl.kind is "cnn"`},
+		"format":    {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { m[MetaFormat] = "3"; return ts }), `format version "3"`},
+		"checksum-absent": {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor {
+			delete(m, MetaChecksum)
+			return ts
+		}), `"minrl.sha256" missing`},
+		"bounds-removed": {reencode(t, withBounds(t), func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor {
+			delete(m, MetaBounds) // the actions would play unscaled
+			return ts
+		}), "checksum mismatch"},
+		"kind": {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor { m[MetaKind] = "cnn"; return ts }), `minrl.kind is "cnn"`},
 		"config-json": {reencode(t, valid, func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor {
 			m[MetaConfig] = `{"obs_dim":3,`
 			return ts
@@ -491,5 +499,54 @@ func TestCheckpointActionBounds(t *testing.T) {
 	}
 	if err := Encode(&buf, m, Info{Bounds: &ActionBounds{Low: []float64{1}, High: []float64{0}}}, nil); err == nil {
 		t.Error("bad bounds encoded")
+	}
+}
+
+// withBounds is a valid checkpoint whose policy acts in [0, 4] × [−2, 2].
+func withBounds(t *testing.T) []byte {
+	m, err := NewMLP(MLPConfig{ObsDim: 3, ActDim: 2, Hidden: []int{4}, Act: "relu"}, nn.NewRNG(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	info := Info{EnvID: "X-v0", Targets: []float64{1}, Bounds: &ActionBounds{Low: []float64{0, -2}, High: []float64{4, 2}}}
+	if err := Encode(&b, m, info, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Every single flipped bit of a checkpoint, in the header or the data, is
+// an error: the structure checks or the checksum catch it (issue 16,
+// item 5; before the checksum, most data flips loaded silently).
+func TestCheckpointBitFlipsAreCaught(t *testing.T) {
+	valid := withBounds(t)
+	if _, err := Decode(valid); err != nil {
+		t.Fatal(err)
+	}
+	for pos := 0; pos < len(valid); pos++ {
+		for _, bit := range []byte{1, 0x10, 0x80} {
+			data := bytes.Clone(valid)
+			data[pos] ^= bit
+			if _, err := Decode(data); err == nil {
+				t.Fatalf("bit %#x of byte %d of %d flipped: decoded without error", bit, pos, len(valid))
+			}
+		}
+	}
+}
+
+// Checkpoints of format 1 (before checksums) still load.
+func TestCheckpointFormat1StillLoads(t *testing.T) {
+	old := reencode(t, withBounds(t), func(ts []nn.NamedTensor, m map[string]string) []nn.NamedTensor {
+		m[MetaFormat] = "1"
+		delete(m, MetaChecksum)
+		return ts
+	})
+	c, err := Decode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Bounds == nil {
+		t.Error("bounds lost")
 	}
 }
