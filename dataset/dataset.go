@@ -14,6 +14,10 @@ var (
 	ErrShape = errors.New("shape mismatch")
 	// ErrNonFinite reports a NaN or ±Inf value.
 	ErrNonFinite = errors.New("non-finite value")
+	// ErrImplausible reports a finite value too large to be real data
+	// (beyond ±MaxAbsValue): a corrupt or unscaled file, which would
+	// otherwise surface late as a diverged training run.
+	ErrImplausible = errors.New("implausible value")
 )
 
 // Dataset is offline RL data in the D4RL layout: N transitions stored as
@@ -134,15 +138,27 @@ func (d *Dataset) check(values bool) error {
 	return nil
 }
 
-// checkFinite reports the first NaN or Inf in v (rows of width w).
+// MaxAbsValue bounds every value of a dataset: far beyond any observation,
+// action or reward of a control task, and far below where float32 sums of
+// returns overflow.
+const MaxAbsValue = 1e9
+
+// checkFinite reports the first NaN, Inf or value beyond ±MaxAbsValue in v
+// (rows of width w), naming its row and column.
 func checkFinite(key string, v []float32, w int) error {
 	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			if w <= 1 {
-				return fmt.Errorf("%w: key %q row %d: %v", ErrNonFinite, key, i, x)
-			}
-			return fmt.Errorf("%w: key %q row %d column %d: %v", ErrNonFinite, key, i/w, i%w, x)
+		err := ErrNonFinite
+		switch {
+		case math.IsNaN(float64(x)) || math.IsInf(float64(x), 0):
+		case math.Abs(float64(x)) > MaxAbsValue:
+			err = ErrImplausible
+		default:
+			continue
 		}
+		if w <= 1 {
+			return fmt.Errorf("%w: key %q row %d: %v (values must be finite and within ±%g)", err, key, i, x, MaxAbsValue)
+		}
+		return fmt.Errorf("%w: key %q row %d column %d: %v (values must be finite and within ±%g)", err, key, i/w, i%w, x, MaxAbsValue)
 	}
 	return nil
 }

@@ -117,6 +117,8 @@ func TestCheck(t *testing.T) {
 		{"nan obs", func(d *Dataset) { d.Observations[5*3+2] = float32(math.NaN()) }, ErrNonFinite, []string{`"observations"`, "row 5", "column 2"}},
 		{"inf reward", func(d *Dataset) { d.Rewards[6] = float32(math.Inf(-1)) }, ErrNonFinite, []string{`"rewards"`, "row 6"}},
 		{"inf qvel", func(d *Dataset) { d.QVel, d.QVelDim = make([]float32, 8), 1; d.QVel[7] = float32(math.Inf(1)) }, ErrNonFinite, []string{`"infos/qvel"`, "row 7"}},
+		{"huge reward", func(d *Dataset) { d.Rewards[3] = 3e38 }, ErrImplausible, []string{`"rewards"`, "row 3", "3e+38"}},
+		{"huge action", func(d *Dataset) { d.Actions[2*2+1] = -2e9 }, ErrImplausible, []string{`"actions"`, "row 2", "column 1"}},
 		{"norm dim", func(d *Dataset) { d.Norm = &Normalizer{Mean: []float64{0}, Std: []float64{1}} }, ErrShape, []string{"normaliser"}},
 	}
 	for _, c := range cases {

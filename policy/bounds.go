@@ -43,6 +43,25 @@ func (b *ActionBounds) ToUnit(actions []float32) {
 	}
 }
 
+// Outside counts the action values beyond the bounds (by more than a
+// millionth of the range, float rounding) and returns the first one's
+// index.
+func (b *ActionBounds) Outside(actions []float32) (n, first int) {
+	d := len(b.Low)
+	first = -1
+	for i, a := range actions {
+		lo, hi := b.Low[i%d], b.High[i%d]
+		tol := 1e-6 * (hi - lo)
+		if float64(a) < lo-tol || float64(a) > hi+tol {
+			if n == 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	return n, first
+}
+
 // FromUnit maps rows of actions from [−1, 1] to the bounds in place:
 // a = low + (u + 1)(high − low)/2.
 func (b *ActionBounds) FromUnit(actions []float64) {

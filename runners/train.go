@@ -105,7 +105,7 @@ type TrainOptions struct {
 
 // TrainEvent reports progress to TrainOptions.Progress.
 type TrainEvent struct {
-	Kind  string // "resume", "step", "eval" or "checkpoint"
+	Kind  string // "note", "resume", "step", "eval" or "checkpoint"
 	Step  int    // gradient steps taken
 	Steps int    // of the run's train.steps
 	// Kind "step": the step's loss, gradient norm (before clipping) and
@@ -116,7 +116,8 @@ type TrainEvent struct {
 	Best bool
 	// Kind "checkpoint": the file written; "resume": the file resumed.
 	Path string
-	// Kind "resume": a caveat for the user, or "".
+	// Kind "note": something the user should know (data clipped, say);
+	// "resume": a caveat, or "".
 	Note string
 }
 
@@ -219,6 +220,7 @@ func Train(ctx context.Context, run configs.Run, opts TrainOptions) (*TrainResul
 type trainJob struct {
 	run     configs.Run
 	opts    TrainOptions
+	notes   []string    // said once the run starts (TrainEvent "note")
 	dev     cuda.Device // nil on the CPU
 	spec    envs.Spec
 	dsPath  string
@@ -311,10 +313,17 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	}
 	dsSHA := datasetSHA(d)
 	dataReturn := d.Summarize().Returns.Mean
+	var notes []string
 	if bounds != nil {
+		// ToUnit clips: say so when the data go beyond the action space.
+		if n, i := bounds.Outside(d.Actions); n > 0 {
+			r, c := i/actDim, i%actDim
+			notes = append(notes, fmt.Sprintf("dataset %s: %d of %d action values lie outside %s's action space (first: actions row %d column %d = %g, bounds [%g, %g]); they are clipped to it",
+				run.Dataset, n, len(d.Actions), run.Env, r, c, d.Actions[i], bounds.Low[c], bounds.High[c]))
+		}
 		bounds.ToUnit(d.Actions)
 	}
-	j := &trainJob{run: run, opts: opts, spec: spec, dsPath: where, dsSHA: dsSHA, bounds: bounds, dataReturn: dataReturn,
+	j := &trainJob{run: run, opts: opts, spec: spec, dsPath: where, dsSHA: dsSHA, bounds: bounds, dataReturn: dataReturn, notes: notes,
 		norm: policy.Normalizer{Mean: slices.Clone(dn.Mean), Std: slices.Clone(dn.Std)}, lastEval: -1, kind: ScoreNormalized}
 	if math.IsNaN(spec.RandomReturn) || math.IsNaN(spec.ExpertReturn) {
 		j.kind = ScoreReturn
@@ -398,6 +407,9 @@ func (j *trainJob) train(ctx context.Context) (*TrainResult, error) {
 		return nil, err
 	}
 	j.start = time.Now()
+	for _, n := range j.notes {
+		j.emit(TrainEvent{Kind: "note", Note: n})
+	}
 	// One run at a time in a directory: a second would sweep away the
 	// first's checkpoints.
 	lock, err := runlock.Acquire(j.run.Out)

@@ -774,3 +774,29 @@ func TestTrainLocksItsDirectory(t *testing.T) {
 		t.Errorf("after release: %v", err)
 	}
 }
+
+// Dataset actions beyond the env's action space are clipped, and the run
+// says so, naming the first (issue 16, item 6).
+func TestTrainNotesActionsOutsideTheSpace(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	d, err := dataset.Load(run.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Actions[4], d.Actions[9] = 7, -6 // Line-v0 acts in [−5, 5]
+	if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	if _, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+		if ev.Kind == "note" {
+			notes = append(notes, ev.Note)
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "2 of") || !strings.Contains(notes[0], "row 4 column 0 = 7") {
+		t.Errorf("notes %q, want one naming 2 values and actions row 4", notes)
+	}
+}

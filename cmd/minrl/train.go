@@ -125,6 +125,9 @@ device is not part of the run's config: a run may resume on the other device.`,
 						bar.Describe(fmt.Sprintf("train (loss %.4f)", ev.Loss))
 					}
 					bar.Set(ev.Step)
+				case "note":
+					bar.Clear()
+					fmt.Fprintf(errw, "note: %s\n", ev.Note)
 				case "eval":
 					bar.Clear()
 					mark := ""
