@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 var (
@@ -173,6 +174,39 @@ func (d *Dataset) Validate(obsDim, actDim int) error {
 		return fmt.Errorf("%w: key %q has %d columns, the environment acts with %d", ErrShape, "actions", d.ActDim, actDim)
 	}
 	return nil
+}
+
+// RecoverTimeouts marks the episode ends of a file without a timeouts
+// array (TimeoutsMissing), where episodes cut by the step limit would
+// otherwise be glued to the next (wrong returns-to-go). With
+// next_observations stored, a non-terminal step whose next observation is
+// not the following row's observation ends an episode: exact. Without
+// them, every maxSteps steps without a terminal do, D4RL's own fallback
+// (FillTimeouts); maxSteps 0 (no step limit known) cannot be recovered and
+// is an error. It clears TimeoutsMissing and returns how many ends it set
+// and by which rule.
+func (d *Dataset) RecoverTimeouts(maxSteps int) (n int, rule string, err error) {
+	if !d.TimeoutsMissing {
+		return 0, "", nil
+	}
+	if d.NextObservations != nil {
+		o := d.ObsDim
+		for i := 0; i+1 < d.N; i++ {
+			if d.Terminals[i] || d.Timeouts[i] {
+				continue
+			}
+			if !slices.Equal(d.NextObservations[i*o:(i+1)*o], d.Observations[(i+1)*o:(i+2)*o]) {
+				d.Timeouts[i] = true
+				n++
+			}
+		}
+		d.TimeoutsMissing = false
+		return n, "where a step's next observation is not the next row's observation", nil
+	}
+	if maxSteps <= 0 {
+		return 0, "", fmt.Errorf("dataset: no timeouts array, no next_observations and no step limit: the episode boundaries cannot be recovered")
+	}
+	return d.FillTimeouts(maxSteps), fmt.Sprintf("every %d steps without a terminal (the step limit, as D4RL does for v0 files)", maxSteps), nil
 }
 
 // FillTimeouts sets a timeout on every step that ends an episode of

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -209,5 +210,48 @@ func TestSummarize(t *testing.T) {
 	eps := d.Episodes()
 	if s.Returns.Min != math.Min(eps[0].Return, eps[1].Return) || s.Returns.Count != 2 {
 		t.Fatalf("returns %+v", s.Returns)
+	}
+}
+
+// A file without timeouts gets its episode ends back: exactly from
+// next_observations where stored, by the step limit otherwise, and an
+// error when neither is there (issue 16, item 4).
+func TestRecoverTimeouts(t *testing.T) {
+	// Episodes of 4, 3 (terminal) and 5 steps; continuity within each.
+	lens, ends := []int{4, 3, 5}, "oto"
+	mk := func() *Dataset {
+		d := synth(2, 2, 1, lens, ends)
+		o := d.ObsDim
+		for i := 0; i+1 < d.N; i++ {
+			copy(d.NextObservations[i*o:(i+1)*o], d.Observations[(i+1)*o:(i+2)*o])
+		}
+		// Break continuity at the two timeouts (ends of episodes 1 and 3).
+		d.NextObservations[3*o] += 1
+		d.NextObservations[11*o] += 1
+		clear(d.Timeouts)
+		d.TimeoutsMissing = true
+		return d
+	}
+	d := mk()
+	n, rule, err := d.RecoverTimeouts(0)
+	if err != nil || n != 1 || !strings.Contains(rule, "next observation") {
+		t.Fatalf("from next_observations: %d %q %v", n, rule, err)
+	}
+	// Row 3 ends episode 1; row 11 is the last row (an unfinished end is
+	// not marked: nothing follows it).
+	if !d.Timeouts[3] || d.TimeoutsMissing || slices.Index(d.Timeouts[4:], true) >= 0 {
+		t.Errorf("timeouts %v", d.Timeouts)
+	}
+
+	d = mk()
+	d.NextObservations = nil
+	if n, rule, err = d.RecoverTimeouts(4); err != nil || n == 0 || !strings.Contains(rule, "every 4 steps") || !d.Timeouts[3] {
+		t.Errorf("by the step limit: %d %q %v, timeouts %v", n, rule, err, d.Timeouts)
+	}
+
+	d = mk()
+	d.NextObservations = nil
+	if _, _, err := d.RecoverTimeouts(0); err == nil || !strings.Contains(err.Error(), "cannot be recovered") {
+		t.Errorf("no way to recover: %v", err)
 	}
 }

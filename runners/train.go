@@ -311,9 +311,16 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 			return nil, fmt.Errorf("dataset %s: %w", run.Dataset, err)
 		}
 	}
-	dsSHA := datasetSHA(d)
-	dataReturn := d.Summarize().Returns.Mean
+	dsSHA := datasetSHA(d) // of the file as it is, before the repairs below
 	var notes []string
+	if d.TimeoutsMissing {
+		n, rule, err := d.RecoverTimeouts(spec.MaxEpisodeSteps)
+		if err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", run.Dataset, err)
+		}
+		notes = append(notes, fmt.Sprintf("dataset %s has no timeouts array (a v0-era D4RL file): %d episode ends recovered %s", run.Dataset, n, rule))
+	}
+	dataReturn := d.Summarize().Returns.Mean
 	if bounds != nil {
 		// ToUnit clips: say so when the data go beyond the action space.
 		if n, i := bounds.Outside(d.Actions); n > 0 {

@@ -800,3 +800,29 @@ func TestTrainNotesActionsOutsideTheSpace(t *testing.T) {
 		t.Errorf("notes %q, want one naming 2 values and actions row 4", notes)
 	}
 }
+
+// A dataset without a timeouts array has its episode ends recovered before
+// training, and the run says how (issue 16, item 4).
+func TestTrainRecoversMissingTimeouts(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	d, err := dataset.Load(run.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.TimeoutsMissing = true // saved without the key
+	if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	if _, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+		if ev.Kind == "note" {
+			notes = append(notes, ev.Note)
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "no timeouts array") || !strings.Contains(notes[0], "recovered every") {
+		t.Errorf("notes %q", notes)
+	}
+}

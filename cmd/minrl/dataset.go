@@ -130,7 +130,7 @@ func printDatasetInfo(w io.Writer, path string, d *dataset.Dataset, spec *envs.S
 	}
 	fmt.Fprintf(w, "transitions %d (%s)\n", s.N, strings.Join(parts, ", "))
 	if d.TimeoutsMissing {
-		fmt.Fprintf(w, "flags       terminals %d; no timeouts array (v0-era file: episodes split at terminals only)\n", s.Terminals)
+		fmt.Fprintf(w, "flags       terminals %d; no timeouts array (v0-era file; train recovers episode ends from next_observations, else by the step limit)\n", s.Terminals)
 	} else {
 		fmt.Fprintf(w, "flags       terminals %d, timeouts %d\n", s.Terminals, s.Timeouts)
 	}
