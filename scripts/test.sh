@@ -17,6 +17,13 @@ echo "== pure Go, race detector"
 go test -race -count=1 ./...
 echo "== build tag openblas"
 go test -count=1 -tags openblas ./...
+# Minimising each new interesting input may take a minute by default and
+# starve the fuzzing itself: 1 s each keeps ~30k HDF5 and ~40k safetensors
+# inputs in the 15 s.
+echo "== fuzzers, 15 s each (hostile HDF5 and safetensors files)"
+go test -run XXX -fuzz FuzzLoad -fuzztime 15s -fuzzminimizetime 1s ./dataset
+go test -run XXX -fuzz FuzzDecode -fuzztime 15s -fuzzminimizetime 1s ./policy
+
 echo "== build tag mujoco (Debian libmujoco-dev)"
 go test -count=1 -race -tags mujoco ./envs/...
 
