@@ -492,6 +492,6 @@ func (r Run) Validate() error {
 		}
 	}
 	finite("eval.rtg_scale", e.RTGScale, "> 0", e.RTGScale > 0)
-	size("eval.episodes", e.Episodes, 1<<20)
+	size("eval.episodes", e.Episodes, 1<<16) // runners.MaxEvalEpisodes
 	return errors.Join(errs...)
 }

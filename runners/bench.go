@@ -87,6 +87,10 @@ func DefaultSpeedConfig() SpeedConfig {
 	}
 }
 
+// maxSpeedElems bounds B·T·D in the speed benchmark (a layer's step holds
+// ~20 such tensors: ~10 GiB at the bound).
+const maxSpeedElems = 1 << 27
+
 func (c SpeedConfig) validate() error {
 	var errs []error
 	if len(c.Models) == 0 {
@@ -104,12 +108,16 @@ func (c SpeedConfig) validate() error {
 		if t < 1 {
 			errs = append(errs, fmt.Errorf("sequence length %d < 1", t))
 		}
+		// A layer's step holds ~20 tensors of B·T·D floats.
+		if c.B > 0 && c.D > 0 && t > maxSpeedElems/c.B/c.D {
+			errs = append(errs, fmt.Errorf("B·T·D = %d·%d·%d exceeds %d elements", c.B, t, c.D, maxSpeedElems))
+		}
 	}
-	if c.B < 1 || c.D < 1 {
-		errs = append(errs, fmt.Errorf("batch %d and width %d must be positive", c.B, c.D))
+	if c.B < 1 || c.D < 1 || c.B > 1<<16 || c.D > 1<<16 {
+		errs = append(errs, fmt.Errorf("batch %d and width %d must be in [1, 65536]", c.B, c.D))
 	}
-	if c.Repeats < 1 {
-		errs = append(errs, fmt.Errorf("repeats %d < 1", c.Repeats))
+	if c.Repeats < 1 || c.Repeats > 1000 {
+		errs = append(errs, fmt.Errorf("repeats %d: want 1 to 1000", c.Repeats))
 	}
 	if c.MaxSeconds < 0 || math.IsNaN(c.MaxSeconds) {
 		errs = append(errs, fmt.Errorf("max seconds %g < 0", c.MaxSeconds))

@@ -59,7 +59,7 @@ func TestSpeedRejectsBadConfigs(t *testing.T) {
 	}{
 		{SpeedConfig{Models: []string{"rnn"}, Ts: []int{4}, B: 1, D: 1, Repeats: 1}, `unknown model "rnn"`},
 		{SpeedConfig{Models: []string{"mingru"}, Ts: []int{0}, B: 1, D: 1, Repeats: 1}, "sequence length 0"},
-		{SpeedConfig{Models: []string{"mingru"}, Ts: []int{4}, B: 0, D: 1, Repeats: 1}, "must be positive"},
+		{SpeedConfig{Models: []string{"mingru"}, Ts: []int{4}, B: 0, D: 1, Repeats: 1}, "must be in [1, 65536]"},
 		{SpeedConfig{Models: []string{"mingru"}, Ts: []int{4}, B: 1, D: 1, Repeats: 0}, "repeats 0"},
 	} {
 		_, err := Speed(context.Background(), tc.cfg, nil)

@@ -40,6 +40,10 @@ type CheckpointEvalOptions struct {
 // evaluates: the same actors, action mapping (the checkpoint's Bounds), episode
 // seeds and summaries, so a checkpoint of a run re-evaluates to the
 // numbers the run reported.
+// MaxEvalEpisodes bounds the episodes per target of one evaluation (the
+// config key eval.episodes has the same bound).
+const MaxEvalEpisodes = 1 << 16
+
 func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOptions) ([]EvalReport, error) {
 	ck, err := policy.Load(path)
 	if err != nil {
@@ -77,6 +81,11 @@ func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOpt
 	}
 	if opts.Episodes > 0 {
 		episodes = opts.Episodes
+	}
+	// Episodes run side by side, each with its env and model state: a bound
+	// keeps a typo (or an edited checkpoint) from an out-of-memory crash.
+	if episodes > MaxEvalEpisodes {
+		return nil, fmt.Errorf("evaluate: %d episodes per target, at most %d", episodes, MaxEvalEpisodes)
 	}
 	if opts.HasSeed {
 		seed = opts.Seed

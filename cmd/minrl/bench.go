@@ -134,6 +134,10 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 	return cmd
 }
 
+// maxBenchElems bounds the scan benchmark: its buffers hold ~10 floats an
+// element (5 GiB at the bound).
+const maxBenchElems = 1 << 27
+
 func newBenchScanCmd() *cobra.Command {
 	var elems, repeats int
 	var device string
@@ -142,8 +146,8 @@ func newBenchScanCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		Short: "Memory bandwidth of the linear scan vs a copy of as many bytes",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if elems < 64*128 || repeats < 1 {
-				return fmt.Errorf("need --elems >= %d and --repeats >= 1", 64*128)
+			if elems < 64*128 || elems > maxBenchElems || repeats < 1 || repeats > 1000 {
+				return fmt.Errorf("--elems %d --repeats %d: want --elems in [%d, %d] and --repeats in [1, 1000]", elems, repeats, 64*128, maxBenchElems)
 			}
 			dev, err := cuda.ParseDevice(device)
 			if err != nil {

@@ -47,8 +47,8 @@ environment's reference returns are known.`,
   minrl dataset info data.hdf5 --out returns.png --env minrl/Hopper-v0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if bins < 1 {
-				return fmt.Errorf("--bins %d: need at least 1", bins)
+			if bins < 1 || bins > 10000 {
+				return fmt.Errorf("--bins %d: want 1 to 10000", bins)
 			}
 			var spec *envs.Spec
 			if envID != "" {

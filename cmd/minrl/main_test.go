@@ -60,6 +60,10 @@ func TestBadFlagsFail(t *testing.T) {
 		{"envs", "list", "extra"},
 		{"render", "--env", "Pendulum-v1", "stray"},
 		{"render", "--env", "Pendulum-v1", "--max-steps", "-1", "--out", filepath.Join(t.TempDir(), "x.gif")},
+		{"bench", "scan", "--elems", "1099511627776"},
+		{"bench", "speed", "--T", "1000000000", "--out", ""},
+		{"bench", "speed", "--repeats", "1000000", "--out", ""},
+		{"dataset", "info", "pendulum-medium", "--bins", "100000000"},
 		{"collect", "--env", "Pendulum-v1", "stray"},
 	} {
 		if _, err := run(t, args...); err == nil {
