@@ -68,6 +68,11 @@ func Evaluate(ctx context.Context, pol Policy, cfg EvalConfig) (EvalReport, erro
 	if cfg.Episodes < 1 {
 		return EvalReport{}, fmt.Errorf("evaluate: %d episodes", cfg.Episodes)
 	}
+	// Episode i plays seed Seed+i: the seeds must not wrap past 2^64 (two
+	// episodes would share one).
+	if cfg.Seed > math.MaxUint64-uint64(cfg.Episodes-1) {
+		return EvalReport{}, fmt.Errorf("evaluate: seeds %d..%d+%d wrap past 2^64-1: use a smaller seed", cfg.Seed, cfg.Seed, cfg.Episodes-1)
+	}
 	spec, err := envs.Lookup(cfg.Env)
 	if err != nil {
 		return EvalReport{}, err

@@ -191,3 +191,11 @@ func TestEvalReportJSONWritesNaNAsNull(t *testing.T) {
 		}
 	}
 }
+
+// Seeds that would wrap past 2^64 are refused (issue 16, item 10).
+func TestEvaluateRefusesWrappingSeeds(t *testing.T) {
+	_, err := Evaluate(context.Background(), nil, EvalConfig{Env: "Pendulum-v1", Episodes: 3, Seed: math.MaxUint64 - 1})
+	if err == nil || !strings.Contains(err.Error(), "wrap") {
+		t.Errorf("wrapping seeds: %v", err)
+	}
+}
