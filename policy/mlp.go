@@ -167,3 +167,19 @@ func (m *MLP) Backward(dPred *nn.Tensor) {
 		d = m.Layers[i].Backward(d)
 	}
 }
+
+// ScratchBytes is the memory the model holds for activations, gradients
+// and scratch.
+func (m *MLP) ScratchBytes() int {
+	n := m.tanh.ScratchBytes() + m.sIn.CapBytes()
+	for _, l := range m.Layers {
+		n += l.ScratchBytes()
+	}
+	for _, a := range m.acts {
+		n += a.ScratchBytes()
+	}
+	for _, d := range m.drops {
+		n += d.ScratchBytes()
+	}
+	return n
+}

@@ -34,6 +34,7 @@ import (
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
 	"github.com/minrl/minrl/internal/runlock"
+	"github.com/minrl/minrl/internal/sysmem"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/policy"
@@ -95,6 +96,9 @@ type TrainOptions struct {
 	// evals.jsonl hold the same numbers), for sweeps and tests: drawing
 	// and encoding the PNGs costs more than a tiny run.
 	SkipPlots bool
+	// MaxMemory, when positive, is the memory the run may need (the
+	// estimate from its config); 0 means what the machine has available.
+	MaxMemory int64
 	// Device is where the gradient steps run: "cpu" (or empty) or "cuda"
 	// (a binary built with -tags cuda; Decision-minGRU/minLSTM models).
 	// It is not part of the run's config: it changes where a run computes,
@@ -105,7 +109,7 @@ type TrainOptions struct {
 
 // TrainEvent reports progress to TrainOptions.Progress.
 type TrainEvent struct {
-	Kind  string // "note", "resume", "step", "eval" or "checkpoint"
+	Kind  string // "header", "note", "resume", "step", "eval" or "checkpoint"
 	Step  int    // gradient steps taken
 	Steps int    // of the run's train.steps
 	// Kind "step": the step's loss, gradient norm (before clipping) and
@@ -116,7 +120,8 @@ type TrainEvent struct {
 	Best bool
 	// Kind "checkpoint": the file written; "resume": the file resumed.
 	Path string
-	// Kind "note": something the user should know (data clipped, say);
+	// Kind "header": a line of the run's header (the memory estimate);
+	// "note": something the user should know (data clipped, say);
 	// "resume": a caveat, or "".
 	Note string
 }
@@ -221,6 +226,7 @@ type trainJob struct {
 	run     configs.Run
 	opts    TrainOptions
 	notes   []string    // said once the run starts (TrainEvent "note")
+	header  string      // the memory estimate (TrainEvent "header")
 	dev     cuda.Device // nil on the CPU
 	spec    envs.Spec
 	dsPath  string
@@ -344,6 +350,9 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	}
 	j.cfgJSON = string(cfg)
 	j.cfgSHA = configSHA(j.cfgJSON)
+	if j.header, err = checkMemory(run, opts, obsDim, actDim); err != nil {
+		return nil, err
+	}
 	if j.model, err = buildModel(run, obsDim, actDim); err != nil {
 		return nil, err
 	}
@@ -359,22 +368,67 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	return j, nil
 }
 
+// modelConfig is the run's model: a Decision config, or for bc an MLP's.
+func modelConfig(run configs.Run, obsDim, actDim int) (*policy.Config, *policy.MLPConfig) {
+	m := run.Model
+	if m.Kind == "bc" {
+		return nil, &policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: slices.Clone(m.Hidden),
+			Act: m.Activation, Dropout: m.Dropout}
+	}
+	return &policy.Config{Model: m.Kind, ObsDim: obsDim, ActDim: actDim, Embed: m.Embed,
+		Layers: m.Layers, Heads: m.Heads, Dropout: m.Dropout, Act: m.Activation, Expansion: m.Expansion,
+		Conv: m.Conv, ConvKernel: m.ConvKernel, MaxEpLen: m.MaxEpLen, K: m.K, RTGScale: run.Eval.RTGScale,
+		Context: m.Context}, nil
+}
+
 // buildModel makes the run's model, its initial weights and dropout seeds
 // drawn from train.seed.
 func buildModel(run configs.Run, obsDim, actDim int) (policy.Model, error) {
-	m, rng := run.Model, nn.NewRNG(run.Train.Seed)
-	if m.Kind == "bc" {
-		return policy.NewMLP(policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: slices.Clone(m.Hidden),
-			Act: m.Activation, Dropout: m.Dropout}, rng)
+	rng := nn.NewRNG(run.Train.Seed)
+	if dec, mlp := modelConfig(run, obsDim, actDim); mlp != nil {
+		return policy.NewMLP(*mlp, rng)
+	} else {
+		return policy.NewDecision(*dec, rng)
 	}
-	return policy.NewDecision(policy.Config{Model: m.Kind, ObsDim: obsDim, ActDim: actDim, Embed: m.Embed,
-		Layers: m.Layers, Heads: m.Heads, Dropout: m.Dropout, Act: m.Activation, Expansion: m.Expansion,
-		Conv: m.Conv, ConvKernel: m.ConvKernel, MaxEpLen: m.MaxEpLen, K: m.K, RTGScale: run.Eval.RTGScale,
-		Context: m.Context}, rng)
 }
 
-// buildSampler makes the window sampler (window context, and bc) or the
-// episode sampler, seeded from train.seed by a fixed derivation.
+// memoryNeed estimates, from the config alone, the memory of training
+// (weights, optimiser state, one step) and of one evaluation (acting in
+// eval.episodes episodes at once).
+func memoryNeed(run configs.Run, obsDim, actDim int) (train, eval int64) {
+	dec, mlp := modelConfig(run, obsDim, actDim)
+	if mlp != nil {
+		return mlp.TrainBytes(run.Train.Batch * max(1, run.Model.K)), mlp.ActBytes(run.Eval.Episodes)
+	}
+	return dec.TrainBytes(run.Train.Batch), dec.ActBytes(run.Eval.Episodes)
+}
+
+// ErrTooLarge reports a run whose estimated memory exceeds what the
+// machine has (or TrainOptions.MaxMemory).
+var ErrTooLarge = errors.New("run too large for the memory")
+
+// checkMemory estimates the run's memory and returns the run header's
+// line for it, or ErrTooLarge.
+func checkMemory(run configs.Run, opts TrainOptions, obsDim, actDim int) (string, error) {
+	train, eval := memoryNeed(run, obsDim, actDim)
+	need := train + eval
+	limit, what := opts.MaxMemory, "the --max-memory limit"
+	if limit <= 0 {
+		avail, ok := sysmem.Available()
+		if !ok {
+			return fmt.Sprintf("memory: about %s (training %s, evaluation %s)", sysmem.Format(need), sysmem.Format(train), sysmem.Format(eval)), nil
+		}
+		limit, what = avail, "available"
+	}
+	line := fmt.Sprintf("memory: about %s (training %s, evaluating %d episodes %s), %s %s",
+		sysmem.Format(need), sysmem.Format(train), run.Eval.Episodes, sysmem.Format(eval), sysmem.Format(limit), what)
+	if need > limit {
+		return "", fmt.Errorf("%w: this run needs about %s (training %s, evaluating %d episodes at once %s) and %s is %s: lower model.embed, model.layers, model.k, train.batch or eval.episodes",
+			ErrTooLarge, sysmem.Format(need), sysmem.Format(train), run.Eval.Episodes, sysmem.Format(eval), sysmem.Format(limit), what)
+	}
+	return line, nil
+}
+
 func buildSampler(run configs.Run, d *dataset.Dataset, norm *dataset.Normalizer) (stateSampler, error) {
 	m, seed := run.Model, deriveSeed(run.Train.Seed, 0x5a4d_504c_4552) // "SAMPLER"
 	if m.Context == policy.ContextEpisode && m.Kind != "bc" {
@@ -414,6 +468,7 @@ func (j *trainJob) train(ctx context.Context) (*TrainResult, error) {
 		return nil, err
 	}
 	j.start = time.Now()
+	j.emit(TrainEvent{Kind: "header", Note: j.header})
 	for _, n := range j.notes {
 		j.emit(TrainEvent{Kind: "note", Note: n})
 	}

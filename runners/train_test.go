@@ -826,3 +826,36 @@ func TestTrainRecoversMissingTimeouts(t *testing.T) {
 		t.Errorf("notes %q", notes)
 	}
 }
+
+// A run whose estimated memory exceeds the limit is refused before it
+// writes anything; a run that fits says its estimate in the header (issue
+// 16, item 2).
+func TestTrainRefusesRunsTooLargeForMemory(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	run.Out = filepath.Join(t.TempDir(), "never")
+	_, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, MaxMemory: 64 << 10})
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "lower model.embed") {
+		t.Errorf("64 KiB limit: %v", err)
+	}
+	if _, err := os.Stat(run.Out); !os.IsNotExist(err) {
+		t.Errorf("the refused run made its directory: %v", err)
+	}
+	// The combination matters, not one key: each of these is legal alone.
+	big := run
+	big.Model.Embed, big.Model.Layers, big.Model.K, big.Train.Batch = 8192, 64, 1024, 4096
+	if _, err := Train(context.Background(), big, noPlots); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("embed 8192 × 64 layers × K 1024 × batch 4096 on this machine: %v", err)
+	}
+	var header string
+	if _, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+		if ev.Kind == "header" {
+			header = ev.Note
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(header, "memory: about ") {
+		t.Errorf("header %q", header)
+	}
+}

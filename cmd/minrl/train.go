@@ -13,6 +13,7 @@ import (
 
 	"github.com/minrl/minrl/configs"
 	"github.com/minrl/minrl/data"
+	"github.com/minrl/minrl/internal/sysmem"
 	"github.com/minrl/minrl/runners"
 )
 
@@ -31,7 +32,7 @@ var trainFlags = []struct {
 }
 
 func newTrainCmd() *cobra.Command {
-	var file, device string
+	var file, device, maxMemory string
 	var list, overwrite bool
 	cmd := &cobra.Command{
 		Use:   "train [PRESET]",
@@ -125,6 +126,9 @@ device is not part of the run's config: a run may resume on the other device.`,
 						bar.Describe(fmt.Sprintf("train (loss %.4f)", ev.Loss))
 					}
 					bar.Set(ev.Step)
+				case "header":
+					bar.Clear()
+					fmt.Fprintln(errw, ev.Note)
 				case "note":
 					bar.Clear()
 					fmt.Fprintf(errw, "note: %s\n", ev.Note)
@@ -137,7 +141,14 @@ device is not part of the run's config: a run may resume on the other device.`,
 					fmt.Fprintf(errw, "step %d: %s%s\n", ev.Step, describePoint(*ev.Eval), mark)
 				}
 			}
-			res, err := runners.Train(cmd.Context(), run, runners.TrainOptions{Overwrite: overwrite, Progress: progress, Command: commandLine(), Device: device})
+			opts := runners.TrainOptions{Overwrite: overwrite, Progress: progress, Command: commandLine(), Device: device}
+			if maxMemory != "" {
+				var ok bool
+				if opts.MaxMemory, ok = sysmem.Parse(maxMemory); !ok {
+					return fmt.Errorf("--max-memory %q: want a size such as 512M or 8G", maxMemory)
+				}
+			}
+			res, err := runners.Train(cmd.Context(), run, opts)
 			bar.Finish()
 			if err != nil {
 				return err
@@ -170,6 +181,7 @@ device is not part of the run's config: a run may resume on the other device.`,
 	}
 	f.BoolVar(&overwrite, "overwrite", false, "discard a previous run in the output directory instead of resuming it")
 	f.BoolVar(&list, "list", false, "list the presets and exit")
+	f.StringVar(&maxMemory, "max-memory", "", "refuse a run whose estimated memory exceeds this (e.g. 8G; default: what the machine has available)")
 	f.StringVar(&device, "device", "cpu", "where the gradient steps run: cpu, or cuda (Decision-minGRU/minLSTM; a -tags cuda build)")
 	return cmd
 }

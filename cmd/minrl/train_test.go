@@ -142,3 +142,13 @@ func TestTrainAndEvalRejectBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestTrainMaxMemory(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	if _, err := runCmd(t, newTrainCmd(), "pendulum-medium-mingru", "--max-memory", "1K", "--out", out); err == nil || !strings.Contains(err.Error(), "needs about") {
+		t.Errorf("--max-memory 1K: %v", err)
+	}
+	if _, err := runCmd(t, newTrainCmd(), "pendulum-medium-mingru", "--max-memory", "lots", "--out", out); err == nil || !strings.Contains(err.Error(), "--max-memory") {
+		t.Errorf("--max-memory lots: %v", err)
+	}
+}
