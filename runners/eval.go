@@ -84,7 +84,12 @@ func Evaluate(ctx context.Context, pol Policy, cfg EvalConfig) (EvalReport, erro
 	n := cfg.Episodes
 	ev := &episodes{envs: make([]envs.Env, n)}
 	defer ev.close()
+	// Thousands of episodes take seconds to set up: the context is checked
+	// while they are, so that Ctrl-C ends an evaluation at once.
 	for i := range ev.envs {
+		if err := ctx.Err(); err != nil {
+			return EvalReport{}, err
+		}
 		if ev.envs[i], err = envs.Make(cfg.Env, opts...); err != nil {
 			return EvalReport{}, err
 		}
@@ -96,6 +101,9 @@ func Evaluate(ctx context.Context, pol Policy, cfg EvalConfig) (EvalReport, erro
 	}
 	ev.init(n, od, ad)
 	for i, e := range ev.envs {
+		if err := ctx.Err(); err != nil {
+			return EvalReport{}, err
+		}
 		obs, _, err := e.Reset(envs.WithSeed(cfg.Seed + uint64(i)))
 		if err != nil {
 			return EvalReport{}, fmt.Errorf("episode %d: %w", i, err)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minrl/minrl/envs"
 	"github.com/minrl/minrl/nn"
@@ -197,5 +198,21 @@ func TestEvaluateRefusesWrappingSeeds(t *testing.T) {
 	_, err := Evaluate(context.Background(), nil, EvalConfig{Env: "Pendulum-v1", Episodes: 3, Seed: math.MaxUint64 - 1})
 	if err == nil || !strings.Contains(err.Error(), "wrap") {
 		t.Errorf("wrapping seeds: %v", err)
+	}
+}
+
+// A cancelled evaluation stops while it sets its episodes up, not only
+// between lockstep steps (issue 16, item 10: Ctrl-C took 13 s to end a
+// 3000-episode evaluation).
+func TestEvaluateStopsPromptlyWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	_, err := Evaluate(ctx, nil, EvalConfig{Env: "Pendulum-v1", Episodes: MaxEvalEpisodes, Seed: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
+	}
+	if el := time.Since(start); el > 100*time.Millisecond {
+		t.Errorf("took %v to notice the cancellation", el)
 	}
 }
