@@ -50,6 +50,7 @@ const (
 	FileLossPlot   = "loss.png"         // training loss against step
 	FileEvalPlot   = "eval.png"         // evaluation score against step
 	FileSummary    = "summary.json"     // the TrainResult
+	FileTiming     = "timing.json"      // wall and training seconds as of last.safetensors
 	PrefixFinal    = "eval_final"       // eval_final.csv/.json: per-episode results of the last evaluation
 )
 
@@ -61,12 +62,10 @@ const (
 	MetaSampler      = "train.sampler_state"  // base64 of the sampler's State()
 	MetaBestScore    = "train.best_score"     // best score so far ("" before any evaluation)
 	MetaBest         = "train.best"           // the best EvalPoint as JSON
-	MetaRunConfig    = "train.config"         // the run config as JSON, keys as in the YAML
+	MetaRunConfig    = "train.config"         // the run config as JSON, keys as in the YAML, without out
 	MetaConfigSHA    = "train.config_sha256"  // SHA-256 of that JSON, "out" left out
-	MetaDataset      = "train.dataset"        // where the dataset was loaded from
 	MetaDatasetSHA   = "train.dataset_sha256" // SHA-256 of the dataset's arrays
-	MetaProgress     = "train.progress"       // JSON: clocks, log accumulators, last evaluated step
-	MetaCommand      = "train.command"        // the command line, when given
+	MetaProgress     = "train.progress"       // JSON: log accumulators, last evaluated step (clocks: timing.json)
 	MetaCheckpointOf = "train.checkpoint"     // "last" or "best"
 	MetaGemm         = "train.gemm"           // the matrix-product backend (nn.Gemm's Name)
 )
@@ -223,17 +222,18 @@ func Train(ctx context.Context, run configs.Run, opts TrainOptions) (*TrainResul
 
 // trainJob is the state of one Train call.
 type trainJob struct {
-	run     configs.Run
-	opts    TrainOptions
-	notes   []string    // said once the run starts (TrainEvent "note")
-	header  string      // the memory estimate (TrainEvent "header")
-	dev     cuda.Device // nil on the CPU
-	spec    envs.Spec
-	dsPath  string
-	dsSHA   string
-	cfgJSON string // the run config as JSON (nested, keys as in the YAML)
-	cfgSHA  string
-	norm    policy.Normalizer
+	run       configs.Run
+	opts      TrainOptions
+	notes     []string    // said once the run starts (TrainEvent "note")
+	header    string      // the memory estimate (TrainEvent "header")
+	dev       cuda.Device // nil on the CPU
+	spec      envs.Spec
+	dsPath    string
+	dsSHA     string
+	cfgJSON   string // the run config as JSON (nested, keys as in the YAML)
+	cfgCkJSON string // the same without out, as checkpoints store it
+	cfgSHA    string
+	norm      policy.Normalizer
 	// dataReturn is the mean return of the dataset's finished episodes.
 	dataReturn float64
 	bounds     *policy.ActionBounds // nil: the env acts in [−1, 1] already, or is not a bounded Box
@@ -265,12 +265,20 @@ type stateSampler interface {
 
 // progressState is the MetaProgress JSON.
 type progressState struct {
-	WallSeconds  float64 `json:"wall_seconds"`
-	TrainSeconds float64 `json:"train_seconds"`
+	// Checkpoints before timing.json held the clocks here.
+	WallSeconds  float64 `json:"wall_seconds,omitempty"`
+	TrainSeconds float64 `json:"train_seconds,omitempty"`
 	SumLoss      float64 `json:"sum_loss"`
 	SumGradNorm  float64 `json:"sum_grad_norm"`
 	NLog         int     `json:"n_log"`
 	LastEval     int     `json:"last_eval"`
+}
+
+// timingState is timing.json: the clocks of a run's earlier sessions, as of
+// its last checkpoint.
+type timingState struct {
+	WallSeconds  float64 `json:"wall_seconds"`
+	TrainSeconds float64 `json:"train_seconds"`
 }
 
 func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
@@ -344,12 +352,22 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	if err := j.norm.Validate(obsDim); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", run.Dataset, err)
 	}
-	cfg, err := json.Marshal(configTree(run))
+	tree := configTree(run)
+	cfg, err := json.Marshal(tree)
 	if err != nil {
 		return nil, err
 	}
 	j.cfgJSON = string(cfg)
 	j.cfgSHA = configSHA(j.cfgJSON)
+	// The checkpoint's copy leaves out where the run was written, so that
+	// two identical runs write byte-identical checkpoints.
+	for _, k := range resumeIgnored {
+		delete(tree, k)
+	}
+	if cfg, err = json.Marshal(tree); err != nil {
+		return nil, err
+	}
+	j.cfgCkJSON = string(cfg)
 	if j.header, err = checkMemory(run, opts, obsDim, actDim); err != nil {
 		return nil, err
 	}
@@ -705,11 +723,8 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 	}
 	meta := map[string]string{
 		MetaStep: strconv.Itoa(j.tr.Step), MetaOptimStep: strconv.Itoa(j.tr.Opt.StepCount()),
-		MetaRunConfig: j.cfgJSON, MetaConfigSHA: j.cfgSHA, MetaDataset: j.dsPath, MetaDatasetSHA: j.dsSHA,
+		MetaRunConfig: j.cfgCkJSON, MetaConfigSHA: j.cfgSHA, MetaDatasetSHA: j.dsSHA,
 		MetaCheckpointOf: which, MetaBestScore: "", MetaGemm: nn.CurrentGemm().Name(),
-	}
-	if j.opts.Command != "" {
-		meta[MetaCommand] = j.opts.Command
 	}
 	if j.best != nil {
 		b, err := json.Marshal(j.best)
@@ -723,8 +738,21 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 		return err
 	}
 	meta[MetaSampler] = base64.StdEncoding.EncodeToString(st)
-	prog, err := json.Marshal(progressState{WallSeconds: j.wall(), TrainSeconds: j.trainSec,
-		SumLoss: j.sumLoss, SumGradNorm: j.sumNorm, NLog: j.nLog, LastEval: j.lastEval})
+	// Clocks go to timing.json, not the checkpoint: identical runs write
+	// identical checkpoints. The command and paths are in summary.json.
+	if which == "last" {
+		t, err := json.Marshal(timingState{WallSeconds: j.wall(), TrainSeconds: j.trainSec})
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(j.path(FileTiming), func(w io.Writer) (int64, error) {
+			n, err := w.Write(t)
+			return int64(n), err
+		}); err != nil {
+			return err
+		}
+	}
+	prog, err := json.Marshal(progressState{SumLoss: j.sumLoss, SumGradNorm: j.sumNorm, NLog: j.nLog, LastEval: j.lastEval})
 	if err != nil {
 		return err
 	}
@@ -743,7 +771,7 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 // exact name: the only files minrl ever removes there (with their
 // temporary files, see isRunTemp).
 var runFiles = []string{FileLast, FileBest, FileMetrics, FileMetricsCSV, FileEvals, FileLossPlot, FileEvalPlot,
-	FileSummary, PrefixFinal + ".csv", PrefixFinal + ".json"}
+	FileSummary, FileTiming, PrefixFinal + ".csv", PrefixFinal + ".json"}
 
 // isRunTemp reports whether name is a temporary file of an atomic write of
 // one of runFiles: "." + file + ".tmp" + the digits os.CreateTemp adds.
@@ -860,8 +888,8 @@ func (j *trainJob) resume(path string) error {
 			ErrConfigMismatch, path, strings.Join(diff, "; "))
 	}
 	if meta[MetaDatasetSHA] != j.dsSHA {
-		return fmt.Errorf("%w: %s was trained on other data (dataset %s, SHA-256 %.12s…; now %s, %.12s…); use another output directory, or overwrite to start afresh",
-			ErrConfigMismatch, path, meta[MetaDataset], meta[MetaDatasetSHA], j.dsPath, j.dsSHA)
+		return fmt.Errorf("%w: %s was trained on other data (SHA-256 %.12s…; now %s, %.12s…); use another output directory, or overwrite to start afresh",
+			ErrConfigMismatch, path, meta[MetaDatasetSHA], j.dsPath, j.dsSHA)
 	}
 	// The hash covers the arrays, not a normaliser stored beside them.
 	if !slices.Equal(ck.Norm.Mean, j.norm.Mean) || !slices.Equal(ck.Norm.Std, j.norm.Std) {
@@ -923,6 +951,12 @@ func (j *trainJob) resume(path string) error {
 	j.tr.Resume(step)
 	j.resumedFrom = step
 	j.prevWall, j.trainSec = prog.WallSeconds, prog.TrainSeconds
+	if b, err := os.ReadFile(j.path(FileTiming)); err == nil { // absent: the clocks restart
+		var t timingState
+		if json.Unmarshal(b, &t) == nil && t.WallSeconds >= 0 && t.TrainSeconds >= 0 {
+			j.prevWall, j.trainSec = t.WallSeconds, t.TrainSeconds
+		}
+	}
 	j.sumLoss, j.sumNorm, j.nLog, j.lastEval = prog.SumLoss, prog.SumGradNorm, prog.NLog, prog.LastEval
 	// Logs written after the checkpoint (by a run that then crashed) are
 	// dropped: the resumed run writes them again.

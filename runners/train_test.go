@@ -859,3 +859,28 @@ func TestTrainRefusesRunsTooLargeForMemory(t *testing.T) {
 		t.Errorf("header %q", header)
 	}
 }
+
+// Two identical runs in two directories write byte-identical checkpoints:
+// no clock, path or command line in them (issue 16, item 10). The clocks
+// are in timing.json and resume from there.
+func TestIdenticalRunsWriteIdenticalCheckpoints(t *testing.T) {
+	a := lineRun(t, "pendulum-medium-mingru")
+	a.Train.Steps, a.Train.EvalEvery, a.Eval.Episodes = 6, 3, 1
+	b := a
+	b.Out = filepath.Join(t.TempDir(), "elsewhere")
+	for _, r := range []configs.Run{a, b} {
+		if _, err := Train(context.Background(), r, TrainOptions{SkipPlots: true, Command: "minrl train --out " + r.Out}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{FileLast, FileBest} {
+		x, _ := os.ReadFile(filepath.Join(a.Out, f))
+		y, _ := os.ReadFile(filepath.Join(b.Out, f))
+		if len(x) == 0 || !bytes.Equal(x, y) {
+			t.Errorf("%s differs between identical runs", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(a.Out, FileTiming)); err != nil {
+		t.Error(err)
+	}
+}
