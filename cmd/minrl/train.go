@@ -57,7 +57,7 @@ then the flags below; unknown keys are errors.
 Outputs go to --out (default runs/<preset>): last.safetensors (resumable) and
 best.safetensors checkpoints, metrics.csv/jsonl (loss, gradient norm, learning
 rate), evals.jsonl, loss.png and eval.png learning curves, eval_final.csv/json
-(every episode of the last evaluation) and summary.json (config, last and best
+(every episode of the last evaluation), timing.json (clocks, for resume) and summary.json (config, last and best
 scores, wall time). The score is the normalised score, 0 for a random policy and
 100 for the expert behind the dataset; "best" is the evaluation with the highest
 mean score over the target returns.
