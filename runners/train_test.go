@@ -775,16 +775,17 @@ func TestTrainLocksItsDirectory(t *testing.T) {
 	}
 }
 
-// Dataset actions beyond the env's action space are clipped, and the run
-// says so, naming the first (issue 16, item 6).
-func TestTrainNotesActionsOutsideTheSpace(t *testing.T) {
+// notesOfRunOn trains a tiny run on lineRun's dataset after edit changed
+// it, and returns the run's notes.
+func notesOfRunOn(t *testing.T, edit func(d *dataset.Dataset)) []string {
+	t.Helper()
 	run := lineRun(t, "pendulum-medium-mingru")
 	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
 	d, err := dataset.Load(run.Dataset)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Actions[4], d.Actions[9] = 7, -6 // Line-v0 acts in [−5, 5]
+	edit(d)
 	if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -796,6 +797,13 @@ func TestTrainNotesActionsOutsideTheSpace(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
+	return notes
+}
+
+// Dataset actions beyond the env's action space are clipped, and the run
+// says so, naming the first (issue 16, item 6).
+func TestTrainNotesActionsOutsideTheSpace(t *testing.T) {
+	notes := notesOfRunOn(t, func(d *dataset.Dataset) { d.Actions[4], d.Actions[9] = 7, -6 }) // Line-v0 acts in [−5, 5]
 	if len(notes) != 1 || !strings.Contains(notes[0], "2 of") || !strings.Contains(notes[0], "row 4 column 0 = 7") {
 		t.Errorf("notes %q, want one naming 2 values and actions row 4", notes)
 	}
@@ -804,24 +812,7 @@ func TestTrainNotesActionsOutsideTheSpace(t *testing.T) {
 // A dataset without a timeouts array has its episode ends recovered before
 // training, and the run says how (issue 16, item 4).
 func TestTrainRecoversMissingTimeouts(t *testing.T) {
-	run := lineRun(t, "pendulum-medium-mingru")
-	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
-	d, err := dataset.Load(run.Dataset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.TimeoutsMissing = true // saved without the key
-	if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var notes []string
-	if _, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
-		if ev.Kind == "note" {
-			notes = append(notes, ev.Note)
-		}
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	notes := notesOfRunOn(t, func(d *dataset.Dataset) { d.TimeoutsMissing = true }) // saved without the key
 	if len(notes) != 1 || !strings.Contains(notes[0], "no timeouts array") || !strings.Contains(notes[0], "recovered every") {
 		t.Errorf("notes %q", notes)
 	}
