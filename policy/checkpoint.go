@@ -457,7 +457,9 @@ func Load(path string) (*Checkpoint, error) {
 func Decode(data []byte) (*Checkpoint, error) {
 	tensors, meta, err := ReadSafetensors(data)
 	if err != nil {
-		return nil, err
+		// Say what the file is not before why: a user gave the wrong file
+		// far more often than a damaged one.
+		return nil, fmt.Errorf("not a minrl checkpoint: %w", err)
 	}
 	fail := func(format string, args ...any) (*Checkpoint, error) {
 		return nil, fmt.Errorf("policy: checkpoint: "+format, args...)

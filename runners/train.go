@@ -311,6 +311,10 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	if errors.Is(err, data.ErrNotFound) {
 		if kind, ok := strings.CutPrefix(run.Dataset, DatasetName(run.Env)+"-"); ok && slices.Contains(AllKinds, kind) {
 			err = fmt.Errorf("%w\nmake it (with the other kinds of %s) by running: minrl collect --env %s --ppo-steps 3000000", err, run.Env, run.Env)
+		} else if ok {
+			// A typo in the kind: no collect makes it.
+			err = fmt.Errorf("dataset %q: %q is not a dataset kind (%s): did you mean %s-%s?",
+				run.Dataset, kind, strings.Join(AllKinds, ", "), DatasetName(run.Env), closest(kind, AllKinds))
 		}
 	}
 	if err != nil {
@@ -384,6 +388,38 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 		return nil, err
 	}
 	return j, nil
+}
+
+// closest returns the word of words nearest to w in edit distance.
+func closest(w string, words []string) string {
+	best, bestD := "", -1
+	for _, c := range words {
+		if d := editDistance(w, c); bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is Levenshtein's distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // modelConfig is the run's model: a Decision config, or for bc an MLP's.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -31,7 +32,13 @@ seed --seed + i.`,
   minrl eval runs/pendulum-medium-mingru/last.safetensors --episodes 50 --targets -150,-400 --seed 7`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := args[0]
+			path, err := checkpointIn(args[0])
+			if err != nil {
+				return err
+			}
+			if path != args[0] {
+				fmt.Fprintf(cmd.ErrOrStderr(), "evaluating %s\n", path)
+			}
 			opts.HasSeed = cmd.Flags().Changed("seed")
 			if !cmd.Flags().Changed("targets") {
 				opts.Targets = nil
@@ -75,8 +82,25 @@ seed --seed + i.`,
 	f := cmd.Flags()
 	f.IntVar(&opts.Episodes, "episodes", 0, "episodes per target (default: the training run's eval.episodes)")
 	f.Float64SliceVar(&opts.Targets, "targets", nil, "target returns, comma-separated (default: the checkpoint's)")
+	f.Lookup("targets").DefValue = "" // pflag would add "(default [])"
 	f.Uint64Var(&opts.Seed, "seed", 0, "seed of the first episode (default: the training run's eval.seed)")
 	f.StringVar(&opts.Env, "env", "", "environment id (default: the checkpoint's)")
 	f.StringVar(&out, "out", "", "directory for the CSV and JSON results (default: the checkpoint's)")
 	return cmd
+}
+
+// checkpointIn returns path, or for a run directory its best checkpoint
+// (its last when it has no best yet).
+func checkpointIn(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil || !st.IsDir() {
+		return path, nil // a file, or an error the loader reports
+	}
+	for _, name := range []string{runners.FileBest, runners.FileLast} {
+		p := filepath.Join(path, name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s is a directory without %s or %s: give a checkpoint file", path, runners.FileBest, runners.FileLast)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -34,5 +35,51 @@ the paper's claims on this machine.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newBenchCmd(), newEnvsCmd(), newRenderCmd(), newDatasetCmd(), newCollectCmd(), newTrainCmd(), newEvalCmd(), newResultsCmd())
+	root.Version = version()
+	rejectUnknownSubcommands(root)
 	return root
+}
+
+// rejectUnknownSubcommands makes every command group (bench, dataset,
+// envs) fail on an unknown subcommand instead of printing its help and
+// exiting 0, so that a typo in a script is an error.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q (see %s --help)", args[0], cmd.CommandPath(), cmd.CommandPath())
+		}
+		return cmd.Help()
+	}
+}
+
+// version is the module version (or "devel"), the VCS revision when the
+// build recorded one, the Go version and the build tags.
+func version() string {
+	v := "devel"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	info := buildInfo()
+	if r := info["vcs.revision"]; r != "" {
+		v += " " + r[:min(12, len(r))]
+		if info["vcs.modified"] == "true" {
+			v += "+modified"
+		}
+	}
+	v += ", " + bi.GoVersion
+	if t := info["-tags"]; t != "" {
+		v += ", tags " + t
+	}
+	return v
 }

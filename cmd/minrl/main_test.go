@@ -58,6 +58,8 @@ func TestBadFlagsFail(t *testing.T) {
 		{"bench", "scan", "--elems", "10"},
 		{"no-such-command"},
 		{"envs", "list", "extra"},
+		{"envs", "lst"}, // unknown subcommands fail (issue 17, item 5)
+		{"bench", "nope"},
 		{"render", "--env", "Pendulum-v1", "stray"},
 		{"render", "--env", "Pendulum-v1", "--max-steps", "-1", "--out", filepath.Join(t.TempDir(), "x.gif")},
 		{"bench", "scan", "--elems", "1099511627776"},

@@ -48,6 +48,16 @@ func newRenderCmd() *cobra.Command {
 			if maxSteps < 0 {
 				return fmt.Errorf("--max-steps %d: want 0 (the episode's end) or more", maxSteps)
 			}
+			// A checkpoint knows its environment: play it there unless told.
+			if policyArg != "random" && !cmd.Flags().Changed("env") {
+				ck, err := policy.Load(policyArg)
+				if err != nil {
+					return err
+				}
+				if ck.EnvID != "" {
+					env = ck.EnvID
+				}
+			}
 			e, err := envs.Make(env)
 			if err != nil {
 				return err
@@ -120,7 +130,7 @@ func newRenderCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&env, "env", "minrl/Hopper-v0", "environment id (minrl envs list)")
+	f.StringVar(&env, "env", "minrl/Hopper-v0", "environment id (minrl envs list); with a checkpoint, the checkpoint's unless given")
 	f.StringVar(&policyArg, "policy", "random", "random, or a policy checkpoint (.safetensors)")
 	f.Float64Var(&target, "target", 0, "return to condition a decision policy on (default: the checkpoint's first target)")
 	f.StringVar(&out, "out", "episode.gif", "animated GIF to write")

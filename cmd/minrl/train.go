@@ -23,12 +23,12 @@ var trainFlags = []struct {
 	kind             string
 }{
 	{"out", "out", "output directory (default runs/<preset>)", "string"},
-	{"train.steps", "steps", "gradient steps (train.steps)", "int"},
+	{"train.steps", "steps", "gradient steps (train.steps; default: the preset's, 3000 for pendulum, 100000 for the locomotion tasks)", "int"},
 	{"train.seed", "seed", "seed of the initial weights, dropout masks and batches (train.seed)", "uint64"},
-	{"train.batch", "batch", "sequences per batch (train.batch)", "int"},
-	{"train.lr", "lr", "peak learning rate (train.lr)", "float64"},
-	{"train.eval_every", "eval-every", "steps between evaluations, 0: only at the end (train.eval_every)", "int"},
-	{"eval.episodes", "episodes", "evaluation episodes per target return (eval.episodes)", "int"},
+	{"train.batch", "batch", "sequences per batch (train.batch; default: the preset's, 64, 16 for whole episodes)", "int"},
+	{"train.lr", "lr", "peak learning rate (train.lr; default: the preset's, 1e-3, 1e-4 for dt and bc)", "float64"},
+	{"train.eval_every", "eval-every", "steps between evaluations, 0: only at the end (train.eval_every; default: the preset's, 1000 for pendulum, 10000 otherwise)", "int"},
+	{"eval.episodes", "episodes", "evaluation episodes per target return (eval.episodes; default: the preset's, 10)", "int"},
 }
 
 func newTrainCmd() *cobra.Command {

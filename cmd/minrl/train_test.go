@@ -107,6 +107,33 @@ func TestTrainThenEval(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "eval_last.json")); err != nil {
 		t.Error(err)
 	}
+	// A run directory evaluates its best checkpoint, and says so; render
+	// plays a checkpoint in its own environment (Pendulum, not the
+	// default Hopper).
+	got, err = runCmd(t, newEvalCmd(), out, "--episodes", "1")
+	if err != nil || !strings.Contains(got, "evaluating "+filepath.Join(out, "best.safetensors")) {
+		t.Errorf("eval of the run directory: %v\n%s", err, got)
+	}
+	gif := filepath.Join(dir, "r.gif")
+	if got, err = runCmd(t, newRenderCmd(), "--policy", filepath.Join(out, "best.safetensors"), "--out", gif, "--max-steps", "3"); err != nil || !strings.Contains(got, "Pendulum-v1:") {
+		t.Errorf("render of a Pendulum checkpoint: %v\n%s", err, got)
+	}
+}
+
+// Issue 17, item 5: errors that say what is wrong first.
+func TestNewcomerErrors(t *testing.T) {
+	if _, err := runCmd(t, newEvalCmd(), "train_test.go"); err == nil || !strings.Contains(err.Error(), "not a minrl checkpoint") {
+		t.Errorf("eval of a source file: %v", err)
+	}
+	if _, err := runCmd(t, newEvalCmd(), t.TempDir()); err == nil || !strings.Contains(err.Error(), "is a directory without") {
+		t.Errorf("eval of an empty directory: %v", err)
+	}
+	if _, err := runCmd(t, newTrainCmd(), "hopper-meduim-mingru", "--out", t.TempDir()); err == nil || !strings.Contains(err.Error(), "did you mean hopper-medium?") {
+		t.Errorf("a typo in the dataset kind: %v", err)
+	}
+	if out, err := run(t, "--version"); err != nil || !strings.Contains(out, "minrl version ") {
+		t.Errorf("--version: %v %q", err, out)
+	}
 }
 
 func TestTrainListsPresets(t *testing.T) {

@@ -17,6 +17,9 @@ func Regular(path string, max int64) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if st.IsDir() {
+		return nil, 0, fmt.Errorf("%s is a directory, not a file", path)
+	}
 	if !st.Mode().IsRegular() {
 		return nil, 0, fmt.Errorf("%s is not a regular file (%s)", path, st.Mode().Type())
 	}
