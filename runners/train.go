@@ -225,7 +225,8 @@ type trainJob struct {
 	run       configs.Run
 	opts      TrainOptions
 	notes     []string    // said once the run starts (TrainEvent "note")
-	header    string      // the memory estimate (TrainEvent "header")
+	header    []string    // the memory estimate and the schedule (TrainEvent "header")
+	estimated bool        // the time estimate was said this session
 	dev       cuda.Device // nil on the CPU
 	spec      envs.Spec
 	dsPath    string
@@ -372,9 +373,11 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 		return nil, err
 	}
 	j.cfgCkJSON = string(cfg)
-	if j.header, err = checkMemory(run, opts, obsDim, actDim); err != nil {
+	mem, err := checkMemory(run, opts, obsDim, actDim)
+	if err != nil {
 		return nil, err
 	}
+	j.header = append(j.header, mem)
 	if j.model, err = buildModel(run, obsDim, actDim); err != nil {
 		return nil, err
 	}
@@ -386,6 +389,13 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 		WeightDecay: t.WeightDecay, Warmup: t.Warmup, Schedule: t.Schedule, GradClip: t.GradClip})
 	if err != nil {
 		return nil, err
+	}
+	j.header = append(j.header, fmt.Sprintf("schedule: learning rate %g after a %d-step linear warm-up, then %s", t.LR, t.Warmup, t.Schedule))
+	// A run shorter than its warm-up never trains at its learning rate:
+	// say so (the presets' 10,000 steps of warm-up and --steps 200, say).
+	if t.Warmup >= t.Steps {
+		j.notes = append(j.notes, fmt.Sprintf("the warm-up (%d steps) is not shorter than the run (%d steps): the learning rate only reaches %.3g of its %g peak; set train.warmup lower (MINRL_TRAIN_WARMUP=%d, or in --config)",
+			t.Warmup, t.Steps, j.tr.Sched.LR(t.Steps-1), t.LR, max(1, t.Steps/10)))
 	}
 	return j, nil
 }
@@ -522,7 +532,9 @@ func (j *trainJob) train(ctx context.Context) (*TrainResult, error) {
 		return nil, err
 	}
 	j.start = time.Now()
-	j.emit(TrainEvent{Kind: "header", Note: j.header})
+	for _, h := range j.header {
+		j.emit(TrainEvent{Kind: "header", Note: h})
+	}
 	for _, n := range j.notes {
 		j.emit(TrainEvent{Kind: "note", Note: n})
 	}
@@ -571,6 +583,7 @@ func (j *trainJob) train(ctx context.Context) (*TrainResult, error) {
 			}
 		}
 		j.emit(TrainEvent{Kind: "step", Step: step, Loss: res.Loss, GradNorm: res.GradNorm, LR: res.LR})
+		j.estimateTime(step, steps)
 		if err := j.evalIfDue(ctx); err != nil {
 			return nil, j.interrupted(err)
 		}
@@ -615,6 +628,30 @@ func (j *trainJob) closeDevice() {
 		slog.Warn("closing the GPU", "err", err)
 	}
 	j.dev = nil
+}
+
+// estimateAfter is how much of a session is timed before the run says how
+// long the rest will take (a variable for the tests).
+var estimateAfter = 5 * time.Second
+
+// estimateTime says, once a session, how long the remaining steps will
+// take at the rate measured so far, when that is more than a minute.
+func (j *trainJob) estimateTime(step, steps int) {
+	if j.estimated {
+		return
+	}
+	sessionSteps, sessionSec := step-j.resumedFrom, time.Since(j.start).Seconds()
+	if sessionSec < estimateAfter.Seconds() || sessionSteps < 1 {
+		return
+	}
+	j.estimated = true
+	rate := float64(sessionSteps) / sessionSec // evaluations so far included
+	left := time.Duration(float64(steps-step) / rate * float64(time.Second))
+	if left < time.Minute {
+		return
+	}
+	j.emit(TrainEvent{Kind: "note", Note: fmt.Sprintf("about %s left for the remaining %d steps at %.1f steps/s (evaluations included so far); Ctrl-C stops and the same command resumes",
+		left.Round(time.Minute), steps-step, rate)})
 }
 
 // interrupted saves the last checkpoint when ctx ended the run, and

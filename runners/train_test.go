@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minrl/minrl/agents/decision"
 	"github.com/minrl/minrl/configs"
@@ -873,5 +874,35 @@ func TestIdenticalRunsWriteIdenticalCheckpoints(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(a.Out, FileTiming)); err != nil {
 		t.Error(err)
+	}
+}
+
+// A run says how long it will take, once it has timed a few seconds of
+// itself, and warns when its warm-up is not shorter than the run (issue 17,
+// item 1: the presets' 10,000-step warm-up with --steps 200).
+func TestTrainSaysHowLongAndWarnsAboutWarmup(t *testing.T) {
+	defer func(d time.Duration) { estimateAfter = d }(estimateAfter)
+	estimateAfter = 0
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.Warmup, run.Train.EvalEvery, run.Eval.Episodes = 1_000_000, 2_000_000, 0, 1
+	ctx, cancel := context.WithCancel(context.Background())
+	var notes, header []string
+	Train(ctx, run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+		switch ev.Kind {
+		case "note":
+			notes = append(notes, ev.Note)
+		case "header":
+			header = append(header, ev.Note)
+		case "step":
+			if ev.Step >= 3 {
+				cancel()
+			}
+		}
+	}})
+	if len(header) != 2 || !strings.HasPrefix(header[1], "schedule: learning rate") {
+		t.Errorf("header %q", header)
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], "warm-up (2000000 steps) is not shorter than the run") || !strings.Contains(notes[1], "left for the remaining") {
+		t.Errorf("notes %q", notes)
 	}
 }
