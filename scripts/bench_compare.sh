@@ -3,17 +3,20 @@
 #   minrl (pure Go), minrl (-tags openblas) and PyTorch (Debian python3-torch)
 # on one layer's training step (forward + backward), B=64, d=128.
 #
-#   bash scripts/bench_compare.sh [T ...]        # default T: 256 1024
+#   bash scripts/bench_compare.sh [T ...]              # default T: 256 1024
+#   OUT=docs/bench bash scripts/bench_compare.sh      # replace the committed tables
 #
-# Writes docs/bench/compare.md (the table the README quotes) and each tool's
-# raw results next to it.
+# Writes compare.md and each tool's raw results to $OUT, by default a new
+# scratch directory (the committed docs/bench only when asked for). Without
+# PyTorch the table has no PyTorch column: an old torch.json is never used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Ts=("${@:-256}")
 [ $# -gt 0 ] || Ts=(256 1024)
 csv=$(IFS=,; echo "${Ts[*]}")
-out=docs/bench
+out=${OUT:-$(mktemp -d /tmp/minrl-compare.XXXXXX)}
 mkdir -p "$out" /tmp/minrl-bench
+rm -f "$out/torch.json" # a stale one would pass for this run's
 go build -o /tmp/minrl-bench/minrl-purego ./cmd/minrl
 go build -tags openblas -o /tmp/minrl-bench/minrl-openblas ./cmd/minrl
 /tmp/minrl-bench/minrl-purego bench speed --T "$csv" --repeats 3 --out "$out/purego"
@@ -52,3 +55,4 @@ with open(f"{out}/compare.md", "w") as f:
     f.write("Command: `bash scripts/bench_compare.sh %s`, %s, %d CPUs. Medians of 3 steps after a warm-up.\n\n" % (sys.argv[2], platform.processor() or platform.machine(), os.cpu_count()) + text)
 print(text)
 PY
+echo "wrote $out/compare.md" >&2
