@@ -165,7 +165,7 @@ func Collect(ctx context.Context, cfg CollectConfig, log *slog.Logger) (*Collect
 		}
 		snaps = append(snaps, snapshot{step: u.Step, ret: u.EpisodeReturn, path: p})
 		if log != nil && len(snaps)%20 == 0 {
-			log.Info("ppo", "env", cfg.Env, "step", u.Step, "return", u.EpisodeReturn, "steps/s", math.Round(u.StepsPerSec))
+			log.Info("ppo", "env", cfg.Env, "step", u.Step, "of", cfg.PPO.TotalSteps, "return", math.Round(u.EpisodeReturn*10)/10, "steps/s", math.Round(u.StepsPerSec))
 		}
 		return nil
 	})

@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/minrl/minrl/agents/ppo"
 	"github.com/minrl/minrl/data"
+	"github.com/minrl/minrl/internal/sysmem"
 	"github.com/minrl/minrl/runners"
 )
 
@@ -57,16 +59,23 @@ on the same kind of machine writes the same bytes.`,
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%s: PPO %d steps in %.0f s; reference returns over %d episodes: random %.1f, expert %.1f; medium (step %d) %.1f\n",
 				cfg.Env, rep.ExpertStep, rep.TrainSeconds, rep.RefEpisodes, rep.RandomReturn, rep.ExpertReturn, rep.MediumStep, rep.MediumReturn)
+			var total int64
 			for _, k := range cfg.Kinds {
 				s := rep.Summaries[k]
-				fmt.Fprintf(w, "  %-14s %8d transitions %5d episodes  return %9.1f ± %7.1f  -> %s\n", k, s.Transitions, s.Episodes, s.MeanReturn, s.StdReturn, rep.Files[k])
+				size := ""
+				if st, err := os.Stat(rep.Files[k]); err == nil {
+					total += st.Size()
+					size = " (" + sysmem.Format(st.Size()) + ")"
+				}
+				fmt.Fprintf(w, "  %-14s %8d transitions %5d episodes  return %9.1f ± %7.1f  -> %s%s\n", k, s.Transitions, s.Episodes, s.MeanReturn, s.StdReturn, rep.Files[k], size)
 			}
+			fmt.Fprintf(w, "%s on disk in %s\n", sysmem.Format(total), cfg.Out)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Env, "env", "Pendulum-v1", "environment id")
-	f.IntVar(&ppoSteps, "ppo-steps", 1_000_000, "PPO environment steps")
+	f.IntVar(&ppoSteps, "ppo-steps", 3_000_000, "PPO environment steps (the locomotion datasets' reference returns used 3M)")
 	f.IntVar(&numEnvs, "ppo-envs", 8, "PPO parallel environments")
 	f.IntSliceVar(&hidden, "ppo-hidden", nil, "PPO hidden layer sizes (default 64,64)")
 	f.IntVar(&cfg.Transitions, "transitions", 1_000_000, "transitions in each random, medium and expert dataset")
@@ -75,7 +84,7 @@ on the same kind of machine writes the same bytes.`,
 	f.StringVar(&cfg.Out, "out", "", "output directory (default $MINRL_DATA_DIR, or <user cache>/minrl/datasets)")
 	f.StringVar(&cfg.Name, "name", "", "dataset name prefix (default from the env id, e.g. hopper)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "seed for PPO and the rollouts")
-	f.IntVar(&cfg.Gzip, "gzip", 0, "gzip level of the HDF5 arrays (0: uncompressed)")
+	f.IntVar(&cfg.Gzip, "gzip", 4, "gzip level of the HDF5 arrays, as D4RL ships them (0: uncompressed, ~3x larger)")
 	f.Float64Var(&cfg.MediumFraction, "medium-fraction", 1.0/3, "medium: this fraction of the way from random to expert return")
 	return cmd
 }
