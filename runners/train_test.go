@@ -781,7 +781,7 @@ func TestTrainLocksItsDirectory(t *testing.T) {
 func notesOfRunOn(t *testing.T, edit func(d *dataset.Dataset)) []string {
 	t.Helper()
 	run := lineRun(t, "pendulum-medium-mingru")
-	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
+	run.Train.Steps, run.Train.Warmup, run.Train.EvalEvery, run.Eval.Episodes = 2, 1, 0, 1
 	d, err := dataset.Load(run.Dataset)
 	if err != nil {
 		t.Fatal(err)
@@ -839,15 +839,15 @@ func TestTrainRefusesRunsTooLargeForMemory(t *testing.T) {
 	if _, err := Train(context.Background(), big, noPlots); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("embed 8192 × 64 layers × K 1024 × batch 4096 on this machine: %v", err)
 	}
-	var header string
+	var header []string
 	if _, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
 		if ev.Kind == "header" {
-			header = ev.Note
+			header = append(header, ev.Note)
 		}
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(header, "memory: about ") {
+	if len(header) == 0 || !strings.HasPrefix(header[0], "memory: about ") {
 		t.Errorf("header %q", header)
 	}
 }
