@@ -2,6 +2,7 @@ package runners
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/minrl/minrl/agents/ppo"
 	"github.com/minrl/minrl/dataset"
 	_ "github.com/minrl/minrl/envs/classic"
+	"github.com/minrl/minrl/nn"
 )
 
 func TestSpeedRunsEveryCellAndWritesTableAndPlot(t *testing.T) {
@@ -172,4 +174,49 @@ func ppoTestConfig() ppo.Config {
 	c := ppo.DefaultConfig("Pendulum-v1")
 	c.NumEnvs, c.NumSteps, c.TotalSteps, c.Minibatches, c.Epochs = 2, 200, 2*200*4, 2, 2
 	return c
+}
+
+// collectGolden are the array hashes (datasetSHA) and reference returns of
+// a short Pendulum collect. Any change that moves PPO's, the envs' or the
+// layers' numbers changes them: then regenerate the shipped datasets with
+// data/README.md's command, and update these (issue 17, item 2: the
+// shipped data had silently stopped coming out of that command).
+var collectGolden = map[string]string{
+	"returns":        "-1351.0967635588656 -1208.5678550493162 -1264.8211727674889",
+	KindRandom:       "261126c94247715ee2727dd7dd4679b682419ac8e0b499e8306307d94618e490",
+	KindMedium:       "b8def177f52ecee0b3bfb5c538c5ccb33a4e0c1684e34794f7a4f383022a642e",
+	KindMediumReplay: "187128c8324d8704caf41469e8623d33c4a3cef4fd6a8ca8e82b6b67184af0e8",
+	KindExpert:       "fa603fb7b7eebbc2a111fd6da6f66c958b20ff4b5f8abf57038f4f0d9b04b0d6",
+	KindMediumExpert: "c5fb1ac6eacdf2bab3591a77ed6a15f0820041ee58d992512800db89aa048aa6",
+}
+
+func TestCollectIsReproducible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains PPO briefly")
+	}
+	// The shipped data come from the default build; -tags openblas rounds
+	// differently (its own GEMM and gate kernels).
+	if g := nn.CurrentGemm().Name(); g != "vek" {
+		t.Skipf("golden values are for the default build's kernels (vek), not %s", g)
+	}
+	cfg := CollectConfig{Env: "Pendulum-v1", Transitions: 450, RefEpisodes: 2, Kinds: AllKinds, Out: t.TempDir(),
+		Seed: 1, MediumFraction: 1.0 / 3}
+	cfg.PPO = ppoTestConfig()
+	rep, err := Collect(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"returns": fmt.Sprintf("%.17g %.17g %.17g", rep.RandomReturn, rep.ExpertReturn, rep.MediumReturn)}
+	for _, k := range AllKinds {
+		d, err := dataset.Load(rep.Files[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[k] = datasetSHA(d)
+	}
+	for k, v := range got {
+		if collectGolden[k] != v {
+			t.Errorf("%s: %s, golden %s", k, v, collectGolden[k])
+		}
+	}
 }

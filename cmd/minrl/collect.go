@@ -34,7 +34,8 @@ uniform-random and of the expert policy (each over --ref-episodes episodes), and
 
 as <name>-<kind>.hdf5 (D4RL layout) in --out, with a JSON report, the PPO learning
 curve (PNG) and the medium and expert agents. Everything is seeded: the same command
-on the same kind of machine writes the same bytes.`,
+on the same kind of machine writes the same bytes (in the same --out: the command
+is recorded in the files).`,
 		Example: `  minrl collect --env Pendulum-v1 --transitions 20000 --ppo-steps 300000 --out data --gzip 6
   minrl collect --env minrl/Hopper-v0 --ppo-steps 3000000   # into $MINRL_DATA_DIR`,
 		RunE: func(cmd *cobra.Command, args []string) error {
