@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/minrl/minrl/agents/ppo"
 
@@ -31,7 +32,7 @@ func PlotSpeed(results []SpeedResult, title, path string) error {
 	p.X.Label.Text = "sequence length T"
 	p.Y.Label.Text = "training step, forward + backward (ms)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	p.X.Tick.Marker, p.Y.Tick.Marker = logTicks125{}, logTicks125{}
 	p.Legend.Top, p.Legend.Left = false, false // bottom right is empty: times grow with T
 	var models []string
 	for _, r := range results {
@@ -98,4 +99,31 @@ func PlotLearningCurve(hist []ppo.Update, env, path string) error {
 	line.Color = modelColors["mingru"]
 	p.Add(line)
 	return savePlot(p, path)
+}
+
+// logTicks125 labels a log axis at 1, 2 and 5 times each power of ten,
+// with unlabelled ticks at the other integers: plot.LogTicks labels powers
+// of ten only, which leaves a range within one decade with one label.
+type logTicks125 struct{}
+
+func (logTicks125) Ticks(lo, hi float64) []plot.Tick {
+	if !(lo > 0) || !(hi > lo) {
+		return nil
+	}
+	var ticks []plot.Tick
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		base := math.Pow(10, e)
+		for m := 1.0; m < 10; m++ {
+			v := m * base
+			if v < lo*(1-1e-9) || v > hi*(1+1e-9) {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
 }
