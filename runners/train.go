@@ -651,7 +651,16 @@ func (j *trainJob) estimateTime(step, steps int) {
 		return
 	}
 	j.emit(TrainEvent{Kind: "note", Note: fmt.Sprintf("about %s left for the remaining %d steps at %.1f steps/s (evaluations included so far); Ctrl-C stops and the same command resumes",
-		left.Round(time.Minute), steps-step, rate)})
+		roughDuration(left), steps-step, rate)})
+}
+
+// roughDuration writes d as "7 min" or "3 h 20 min".
+func roughDuration(d time.Duration) string {
+	m := int(d.Round(time.Minute).Minutes())
+	if m < 60 {
+		return fmt.Sprintf("%d min", m)
+	}
+	return fmt.Sprintf("%d h %d min", m/60, m%60)
 }
 
 // interrupted saves the last checkpoint when ctx ended the run, and
