@@ -3,12 +3,17 @@ package main
 import (
 	"fmt"
 	"image"
+	"image/color"
+	"image/draw"
 	"image/png"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
 
 	"github.com/minrl/minrl/envs"
 	"github.com/minrl/minrl/internal/atomicfile"
@@ -93,6 +98,7 @@ func newRenderCmd() *cobra.Command {
 					if err != nil {
 						return err
 					}
+					overlay(f, fmt.Sprintf("step %d  return %.1f", steps, ret))
 					frames = append(frames, f)
 				}
 				if maxSteps > 0 && steps >= maxSteps {
@@ -113,6 +119,7 @@ func newRenderCmd() *cobra.Command {
 					if err != nil {
 						return err
 					}
+					overlay(f, fmt.Sprintf("step %d  return %.1f  (end)", steps, ret))
 					frames = append(frames, f)
 					break
 				}
@@ -141,6 +148,18 @@ func newRenderCmd() *cobra.Command {
 	f.IntVar(&maxSteps, "max-steps", 0, "stop after this many steps (0: the episode's end)")
 	f.IntVar(&every, "every", 2, "render every n-th step")
 	return cmd
+}
+
+// overlay writes text in the frame's top-left corner, white on a dark
+// band, so that a GIF shows the step and the return so far.
+func overlay(img *image.RGBA, text string) {
+	face := basicfont.Face7x13
+	w := font.MeasureString(face, text).Ceil() + 8
+	band := image.Rect(0, 0, min(w, img.Bounds().Dx()), 18).Add(img.Bounds().Min)
+	draw.Draw(img, band, &image.Uniform{color.RGBA{0, 0, 0, 160}}, image.Point{}, draw.Over)
+	d := font.Drawer{Dst: img, Src: image.White, Face: face,
+		Dot: fixed.P(img.Bounds().Min.X+4, img.Bounds().Min.Y+13)}
+	d.DrawString(text)
 }
 
 func writeFrames(dir string, frames []*image.RGBA) error {
