@@ -28,7 +28,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure speed on this machine",
 	}
-	cmd.AddCommand(newBenchSpeedCmd(), newBenchScanCmd())
+	cmd.AddCommand(newBenchSpeedCmd(), newBenchScanCmd(), newBenchParamsCmd())
 	return cmd
 }
 
@@ -131,6 +131,30 @@ per step, and writes speed.md, speed.json and speed.png to --out.`,
 	f.StringVar(&out, "out", "out/bench", "directory for speed.md, speed.json and speed.png (empty: print only)")
 	f.BoolVar(&quick, "quick", false, "a short run: T in {64, 256, 1024}, 3 repeats")
 	f.StringVar(&device, "device", "cpu", "cpu, or cuda (minGRU/minLSTM on the GPU; needs a -tags cuda build)")
+	return cmd
+}
+
+func newBenchParamsCmd() *cobra.Command {
+	var dx int
+	var alphas []int
+	cmd := &cobra.Command{
+		Use:   "params",
+		Args:  cobra.NoArgs,
+		Short: "Parameter counts of GRU, LSTM, minGRU, minLSTM against the paper's formulas",
+		Long: `Prints the paper's parameter counts (weights only: GRU 3·d_h(d_x+d_h), LSTM
+4·d_h(d_x+d_h), minGRU 2·d_h·d_x, minLSTM 3·d_h·d_x) for state expansions α = d_h/d_x,
+their ratios beside the paper's 2/(3(1+α)) and 3/(4(1+α)), the counts of minrl's
+layers (biases and the projection back to d_x included), and the Decision models'.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rows, err := runners.ParamCounts(dx, alphas)
+			if err != nil {
+				return err
+			}
+			return runners.WriteParamTable(cmd.OutOrStdout(), rows)
+		},
+	}
+	cmd.Flags().IntVar(&dx, "dim", 128, "input width d_x")
+	cmd.Flags().IntSliceVar(&alphas, "alpha", []int{1, 2, 3, 4}, "state expansions α = d_h/d_x")
 	return cmd
 }
 
