@@ -21,8 +21,25 @@ go test -count=1 -tags openblas ./...
 # starve the fuzzing itself: 1 s each keeps ~30k HDF5 and ~40k safetensors
 # inputs in the 15 s.
 echo "== fuzzers, 15 s each (hostile HDF5 and safetensors files)"
-go test -run XXX -fuzz FuzzLoad -fuzztime 15s -fuzzminimizetime 1s ./dataset
-go test -run XXX -fuzz FuzzDecode -fuzztime 15s -fuzzminimizetime 1s ./policy
+# Go's fuzzing engine can end a run at its -fuzztime deadline with "context
+# deadline exceeded" and no failing input (seen once in four runs here with
+# an empty corpus, as on a fresh CI machine): that is a pass. A failing input written to
+# testdata/fuzz is a failure.
+fuzz() {
+	local out
+	if out=$(go test -run XXX -fuzz "$1" -fuzztime 15s -fuzzminimizetime 1s "$2" 2>&1); then
+		echo "$out" | tail -2
+		return 0
+	fi
+	echo "$out" | tail -20
+	if grep -q 'context deadline exceeded' <<<"$out" && ! grep -q 'Failing input written' <<<"$out"; then
+		echo "(the fuzzing engine's deadline race, no failing input: pass)"
+		return 0
+	fi
+	return 1
+}
+fuzz FuzzLoad ./dataset
+fuzz FuzzDecode ./policy
 
 echo "== build tag mujoco (Debian libmujoco-dev)"
 go test -count=1 -race -tags mujoco ./envs/...
