@@ -62,9 +62,29 @@ type AdamW struct {
 	step    int
 
 	// Per-step coefficients read by the kernel.
-	decay, stepSize, bc2Sqrt, eps float32
-	w1, b2, w2                    float32
-	kernel                        par.Func
+	k      AdamWScalars
+	kernel par.Func
+}
+
+// AdamWScalars are the float32 coefficients of one AdamW step: what the
+// update of every element reads. Engines that run the update elsewhere (a
+// GPU) use them too, so that both round the same way.
+type AdamWScalars struct {
+	Decay, StepSize, BC2Sqrt, Eps float32 // 1 − lr·wd, lr/(1−β1ᵗ), √(1−β2ᵗ), ε
+	W1, B2, W2                    float32 // 1 − β1, β2, 1 − β2
+}
+
+// Scalars returns the coefficients of step number step (1-based) with
+// learning rate lr, computed in float64 and rounded once, as PyTorch passes
+// Python floats to its float32 kernels.
+func (c AdamWConfig) Scalars(step int, lr float64) AdamWScalars {
+	t := float64(step)
+	bc1 := 1 - math.Pow(c.Beta1, t)
+	bc2 := 1 - math.Pow(c.Beta2, t)
+	return AdamWScalars{
+		Decay: float32(1 - lr*c.WeightDecay), StepSize: float32(lr / bc1), BC2Sqrt: float32(math.Sqrt(bc2)), Eps: float32(c.Eps),
+		W1: float32(1 - c.Beta1), B2: float32(c.Beta2), W2: float32(1 - c.Beta2),
+	}
 }
 
 // NewAdamW returns an AdamW optimiser over params with zero moments. It
@@ -149,18 +169,7 @@ func (o *AdamW) Step(lr float64) {
 		}
 	}
 	o.step++
-	// Scalars are computed in float64 and rounded once, as PyTorch passes
-	// Python floats to its float32 kernels.
-	t := float64(o.step)
-	bc1 := 1 - math.Pow(o.cfg.Beta1, t)
-	bc2 := 1 - math.Pow(o.cfg.Beta2, t)
-	o.decay = float32(1 - lr*o.cfg.WeightDecay)
-	o.stepSize = float32(lr / bc1)
-	o.bc2Sqrt = float32(math.Sqrt(bc2))
-	o.eps = float32(o.cfg.Eps)
-	o.w1 = float32(1 - o.cfg.Beta1)
-	o.b2 = float32(o.cfg.Beta2)
-	o.w2 = float32(1 - o.cfg.Beta2)
+	o.k = o.cfg.Scalars(o.step, lr)
 	par.For(len(o.m), elemGrain, o.kernel)
 }
 
@@ -169,14 +178,14 @@ func (o *AdamW) update(lo, hi int) {
 	for i := segmentAt(o.offsets, lo); lo < hi; i++ {
 		off, end := o.offsets[i], min(hi, o.offsets[i+1])
 		p := o.params[i]
-		decay := o.decay
+		decay := o.k.Decay
 		if p.NoDecay {
 			decay = 1
 		}
 		pv, g := p.Value.Data[lo-off:end-off], p.Grad.Data[lo-off:end-off]
 		m, v := o.m[lo:end], o.v[lo:end]
-		w1, b2, w2 := o.w1, o.b2, o.w2
-		stepSize, bc2Sqrt, eps := o.stepSize, o.bc2Sqrt, o.eps
+		w1, b2, w2 := o.k.W1, o.k.B2, o.k.W2
+		stepSize, bc2Sqrt, eps := o.k.StepSize, o.k.BC2Sqrt, o.k.Eps
 		for k := range pv {
 			gk := g[k]
 			mk := m[k] + w1*(gk-m[k])
@@ -314,13 +323,23 @@ func ClipGradNorm(params []*Param, maxNorm float64) float64 {
 	}
 	j := normJobs.Get()
 	norm := j.norm(params)
-	if scale := maxNorm / (norm + 1e-6); scale < 1 && !math.IsNaN(norm) && !math.IsInf(norm, 0) {
-		j.scale = float32(scale)
+	if scale := ClipScale(norm, maxNorm); scale < 1 {
+		j.scale = scale
 		par.For(j.offsets[len(params)], elemGrain, j.scaleK)
 	}
 	j.params = nil
 	normJobs.Put(j)
 	return norm
+}
+
+// ClipScale is the factor ClipGradNorm multiplies gradients of global norm
+// ‖g‖ by: maxNorm/(‖g‖ + 1e-6) when that is below 1, else 1 (also for a
+// non-finite ‖g‖, which ClipGradNorm leaves unscaled).
+func ClipScale(norm, maxNorm float64) float32 {
+	if s := maxNorm / (norm + 1e-6); s < 1 && !math.IsNaN(norm) && !math.IsInf(norm, 0) {
+		return float32(s)
+	}
+	return 1
 }
 
 // norm sets up j for params and returns their gradients' global norm.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/policy"
 )
@@ -93,13 +94,13 @@ func (t *Trainer) deviceStep() (StepResult, error) {
 	if err := c.Sync(); err != nil {
 		return StepResult{}, err
 	}
-	lr := t.Sched.LR(t.Step)
-	if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return StepResult{Loss: loss, GradNorm: norm, LR: lr}, fmt.Errorf("%w at step %d: loss %g, gradient norm %g", ErrDiverged, t.Step, loss, norm)
+	res, err := t.result(loss, norm)
+	if err != nil {
+		return res, err
 	}
 	d.optStep++
-	c.AdamWStep(p, t.Opt.Config(), d.optStep, lr, cuda.ClipScale(norm, t.Cfg.GradClip))
+	c.AdamWStep(p, t.Opt.Config(), d.optStep, res.LR, nn.ClipScale(norm, t.Cfg.GradClip))
 	d.stale = true
 	t.Step++
-	return StepResult{Loss: loss, GradNorm: norm, LR: lr}, c.Err()
+	return res, c.Err()
 }

@@ -123,13 +123,23 @@ func (t *Trainer) TrainStep() (StepResult, error) {
 	nn.ZeroGrads(t.Model)
 	t.Model.Backward(&t.dPred)
 	norm := nn.ClipGradNorm(t.params, t.Cfg.GradClip)
-	lr := t.Sched.LR(t.Step)
-	if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
-		return StepResult{Loss: loss, GradNorm: norm, LR: lr}, fmt.Errorf("%w at step %d: loss %g, gradient norm %g", ErrDiverged, t.Step, loss, norm)
+	res, err := t.result(loss, norm)
+	if err != nil {
+		return res, err
 	}
-	t.Opt.Step(lr)
+	t.Opt.Step(res.LR)
 	t.Step++
-	return StepResult{Loss: loss, GradNorm: norm, LR: lr}, nil
+	return res, nil
+}
+
+// result is the step's report, or ErrDiverged for a non-finite loss or
+// gradient (then no update may be applied).
+func (t *Trainer) result(loss, norm float64) (StepResult, error) {
+	res := StepResult{Loss: loss, GradNorm: norm, LR: t.Sched.LR(t.Step)}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return res, fmt.Errorf("%w at step %d: loss %g, gradient norm %g", ErrDiverged, t.Step, loss, norm)
+	}
+	return res, nil
 }
 
 // Resume sets the trainer to continue from a saved step: the optimiser

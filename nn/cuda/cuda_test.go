@@ -420,7 +420,7 @@ func TestAdamWAndNormMatchCPU(t *testing.T) {
 			t.Fatalf("step %d: device norm %.12g, CPU %.12g", step, got, norm)
 		}
 		opt.Step(1e-3 * float64(step))
-		c.AdamWStep(dp, cfg, step, 1e-3*float64(step), cuda.ClipScale(got, maxNorm))
+		c.AdamWStep(dp, cfg, step, 1e-3*float64(step), nn.ClipScale(got, maxNorm))
 	}
 	for _, q := range dp.List {
 		check(t, q.Host.Name+" value", down(t, c, q.Value), q.Host.Value.Data, 1e-6)

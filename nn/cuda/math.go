@@ -108,7 +108,7 @@ func (c *Ctx) SumSquares(x Buf) float64 {
 		c.partHost = make([]float64, chunks)
 	}
 	h := c.partHost[:chunks]
-	c.downloadF64(h, part.P)
+	c.DownloadFloat64(h, part)
 	var s float64
 	for _, v := range h {
 		s += v

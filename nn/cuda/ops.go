@@ -127,12 +127,17 @@ func (c *Ctx) Download(dst []float32, b Buf) {
 	c.fail(c.Dev.CopyToHost(unsafe.Pointer(&dst[0]), b.P, 4*len(dst)))
 }
 
-// downloadF64 copies n doubles at p into dst.
-func (c *Ctx) downloadF64(dst []float64, p Ptr) {
+// DownloadFloat64 copies len(dst) doubles from b (which holds doubles: two
+// float32 words each).
+func (c *Ctx) DownloadFloat64(dst []float64, b Buf) {
 	if c.err != nil || len(dst) == 0 {
 		return
 	}
-	c.fail(c.Dev.CopyToHost(unsafe.Pointer(&dst[0]), p, 8*len(dst)))
+	if 2*len(dst) > b.N {
+		c.fail(fmt.Errorf("cuda: download of %d doubles from %d floats", len(dst), b.N))
+		return
+	}
+	c.fail(c.Dev.CopyToHost(unsafe.Pointer(&dst[0]), b.P, 8*len(dst)))
 }
 
 // Copy copies src into dst (same length).

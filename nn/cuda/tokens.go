@@ -31,12 +31,3 @@ func (c *Ctx) StateTokensScatter(dy, dhs Buf, n, h int) {
 func (c *Ctx) MaskedMSE(dpred, rowsq, pred, act, mask Buf, n, actDim int, inv float64) {
 	c.elems("masked_mse", n, dpred, rowsq, pred, act, mask, n, actDim, inv)
 }
-
-// DownloadFloat64 copies len(dst) doubles from b (which holds doubles).
-func (c *Ctx) DownloadFloat64(dst []float64, b Buf) {
-	if 2*len(dst) > b.N {
-		c.fail(errShort(len(dst), b))
-		return
-	}
-	c.downloadF64(dst, b.P)
-}
