@@ -449,11 +449,11 @@ func modelConfig(run configs.Run, obsDim, actDim int) (*policy.Config, *policy.M
 // drawn from train.seed.
 func buildModel(run configs.Run, obsDim, actDim int) (policy.Model, error) {
 	rng := nn.NewRNG(run.Train.Seed)
-	if dec, mlp := modelConfig(run, obsDim, actDim); mlp != nil {
+	dec, mlp := modelConfig(run, obsDim, actDim)
+	if mlp != nil {
 		return policy.NewMLP(*mlp, rng)
-	} else {
-		return policy.NewDecision(*dec, rng)
 	}
+	return policy.NewDecision(*dec, rng)
 }
 
 // memoryNeed estimates, from the config alone, the memory of training
@@ -493,6 +493,8 @@ func checkMemory(run configs.Run, opts TrainOptions, obsDim, actDim int) (string
 	return line, nil
 }
 
+// buildSampler makes the window sampler (window context, and bc) or the
+// episode sampler, seeded from train.seed by a fixed derivation.
 func buildSampler(run configs.Run, d *dataset.Dataset, norm *dataset.Normalizer) (stateSampler, error) {
 	m, seed := run.Model, deriveSeed(run.Train.Seed, 0x5a4d_504c_4552) // "SAMPLER"
 	if m.Context == policy.ContextEpisode && m.Kind != "bc" {
@@ -906,7 +908,7 @@ func (j *trainJob) prepareDir() error {
 		case len(foreign) > 0:
 			return fmt.Errorf("%w: %s holds %s, which minrl did not write; train into an empty or new directory (--out)",
 				ErrNotRunDir, j.run.Out, listNames(foreign))
-		case len(ours) > 0 && !j.startedHere():
+		case len(ours) > 0 && !j.startedHere(ours):
 			return fmt.Errorf("%w: %s holds %s but no %s to resume; use another --out, or --overwrite to replace them",
 				ErrNotRunDir, j.run.Out, listNames(ours), FileLast)
 		}
@@ -922,16 +924,12 @@ func (j *trainJob) prepareDir() error {
 	})
 }
 
-// startedHere reports whether the directory holds a run of minrl's that
-// stopped before its first checkpoint (killed, not interrupted): nothing
-// but metrics.csv, as minrl writes it at the start.
-func (j *trainJob) startedHere() bool {
-	entries, err := os.ReadDir(j.run.Out)
-	if err != nil {
-		return false
-	}
-	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == runlock.Name })
-	if len(entries) != 1 || entries[0].Name() != FileMetricsCSV {
+// startedHere reports whether minrl's files in the directory (besides the
+// lock) are those of a run that stopped before its first checkpoint
+// (killed, not interrupted): metrics.csv alone, as minrl writes it at the
+// start.
+func (j *trainJob) startedHere(ours []string) bool {
+	if len(ours) != 1 || ours[0] != FileMetricsCSV {
 		return false
 	}
 	b, err := os.ReadFile(j.path(FileMetricsCSV))

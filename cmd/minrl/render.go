@@ -53,13 +53,14 @@ func newRenderCmd() *cobra.Command {
 			if maxSteps < 0 {
 				return fmt.Errorf("--max-steps %d: want 0 (the episode's end) or more", maxSteps)
 			}
-			// A checkpoint knows its environment: play it there unless told.
-			if policyArg != "random" && !cmd.Flags().Changed("env") {
-				ck, err := policy.Load(policyArg)
-				if err != nil {
+			var ck *policy.Checkpoint
+			if policyArg != "random" {
+				var err error
+				if ck, err = policy.Load(policyArg); err != nil {
 					return err
 				}
-				if ck.EnvID != "" {
+				// A checkpoint knows its environment: play it there unless told.
+				if ck.EnvID != "" && !cmd.Flags().Changed("env") {
 					env = ck.EnvID
 				}
 			}
@@ -80,7 +81,7 @@ func newRenderCmd() *cobra.Command {
 				if cmd.Flags().Changed("target") {
 					cond = &target
 				}
-				if a, err = loadActor(policyArg, env, cond); err != nil {
+				if a, err = checkpointActor(ck, policyArg, env, cond); err != nil {
 					return err
 				}
 			}
@@ -188,13 +189,10 @@ func (a *policyActor) act(obs []float64, reward float64, action []float64) error
 	return a.p.Act(obs, a.rewards, action)
 }
 
-// loadActor loads a policy checkpoint for rendering: a decision model
-// conditioned on *target (nil: the checkpoint's first target), or a BC MLP.
-func loadActor(path, env string, target *float64) (actor, error) {
-	ck, err := policy.Load(path)
-	if err != nil {
-		return nil, err
-	}
+// checkpointActor acts with checkpoint ck (loaded from path) for
+// rendering: a decision model conditioned on *target (nil: the
+// checkpoint's first target), or a BC MLP.
+func checkpointActor(ck *policy.Checkpoint, path, env string, target *float64) (actor, error) {
 	if ck.EnvID != "" && ck.EnvID != env {
 		return nil, fmt.Errorf("%s was trained on %s, not %s", path, ck.EnvID, env)
 	}
