@@ -20,7 +20,7 @@ type Embedding struct {
 	idx   []int32 // indices of the last Forward (a reference, not a copy)
 	dy    *Tensor
 	y     Tensor
-	start []int32 // counting sort of positions by index: start[v] ends v's run
+	end   []int32 // GroupByIndex: end[v] ends index v's run in order
 	order []int32 // positions grouped by index, ascending within a group
 	fwd   par.Func
 	bwd   par.Func
@@ -96,32 +96,41 @@ func (e *Embedding) Backward(dy *Tensor) {
 		panic("nn: Embedding.Backward before Forward")
 	}
 	mustShape("Embedding", "dy", dy, e.y.Shape...)
-	if cap(e.start) < e.Num {
-		e.start = make([]int32, e.Num)
-	}
-	e.start = e.start[:e.Num]
-	if cap(e.order) < len(e.idx) {
-		e.order = make([]int32, len(e.idx))
-	}
-	e.order = e.order[:len(e.idx)]
-	// start[v] = number of positions with index < v, then each run is
-	// filled in position order, leaving start[v] at the end of v's run.
-	clear(e.start)
-	for _, v := range e.idx {
-		if int(v)+1 < e.Num {
-			e.start[v+1]++
-		}
-	}
-	for v := 1; v < e.Num; v++ {
-		e.start[v] += e.start[v-1]
-	}
-	for p, v := range e.idx {
-		e.order[e.start[v]] = int32(p)
-		e.start[v]++
-	}
+	e.end, e.order = GroupByIndex(e.idx, e.Num, e.end, e.order)
 	e.dy = dy
 	par.For(e.Num, par.Grain(e.Num, 64), e.bwd)
 	e.dy = nil
+}
+
+// GroupByIndex groups the positions of idx (values in [0, num)) by index,
+// with a stable counting sort: index v's positions, in position order, are
+// order[end[v-1]:end[v]] (end[-1] = 0). It reuses the given slices' storage
+// and returns them resized.
+func GroupByIndex(idx []int32, num int, end, order []int32) ([]int32, []int32) {
+	if cap(end) < num {
+		end = make([]int32, num)
+	}
+	end = end[:num]
+	if cap(order) < len(idx) {
+		order = make([]int32, len(idx))
+	}
+	order = order[:len(idx)]
+	// end[v] = number of positions with index < v, then each run is filled
+	// in position order, leaving end[v] at the end of v's run.
+	clear(end)
+	for _, v := range idx {
+		if int(v)+1 < num {
+			end[v+1]++
+		}
+	}
+	for v := 1; v < num; v++ {
+		end[v] += end[v-1]
+	}
+	for p, v := range idx {
+		order[end[v]] = int32(p)
+		end[v]++
+	}
+	return end, order
 }
 
 const embedBlock = 64 // float64 accumulators held on the stack
@@ -132,9 +141,9 @@ func (e *Embedding) scatterRange(lo, hi int) {
 	for v := lo; v < hi; v++ {
 		first := int32(0)
 		if v > 0 {
-			first = e.start[v-1]
+			first = e.end[v-1]
 		}
-		run := e.order[first:e.start[v]]
+		run := e.order[first:e.end[v]]
 		if len(run) == 0 {
 			continue
 		}
@@ -157,5 +166,5 @@ func (e *Embedding) scatterRange(lo, hi int) {
 
 // ScratchBytes is the memory e holds for outputs and its gradient sort.
 func (e *Embedding) ScratchBytes() int {
-	return e.y.CapBytes() + 4*(cap(e.start)+cap(e.order))
+	return e.y.CapBytes() + 4*(cap(e.end)+cap(e.order))
 }

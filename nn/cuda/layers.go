@@ -333,7 +333,7 @@ type Embedding struct {
 	order    []int32
 	start    []int32
 	rows     []int32
-	count    []int32
+	end      []int32 // nn.GroupByIndex's run ends
 	packed   []int32
 	dev      Buf // order | start | rows as int32 words
 }
@@ -344,40 +344,21 @@ func NewEmbedding(e *nn.Embedding, p *Params) *Embedding {
 }
 
 // Backward adds dW[idx[p]] += dy[p] for every position, grouping positions
-// by index on the host (a stable counting sort) so that each row's sum runs
-// in position order on the device.
+// by index on the host (nn.GroupByIndex, the CPU layer's stable counting
+// sort) so that each row's sum runs in position order on the device.
 func (e *Embedding) Backward(c *Ctx, dy Buf, idx []int32) {
-	if len(e.count) < e.Num {
-		e.count = make([]int32, e.Num)
-	}
-	clear(e.count)
-	for _, v := range idx {
-		e.count[v]++
-	}
+	e.end, e.order = nn.GroupByIndex(idx, e.Num, e.end, e.order)
+	// One segment per index that occurs: its row and where its run starts.
 	e.rows, e.start = e.rows[:0], e.start[:0]
-	pos := int32(0)
-	for v := 0; v < e.Num; v++ {
-		if e.count[v] == 0 {
-			continue
+	first := int32(0)
+	for v, end := range e.end {
+		if end > first {
+			e.rows = append(e.rows, int32(v))
+			e.start = append(e.start, first)
 		}
-		e.rows = append(e.rows, int32(v))
-		e.start = append(e.start, pos)
-		pos += e.count[v]
+		first = end
 	}
-	e.start = append(e.start, pos)
-	// Positions in order within each row: next[v] is where v's next goes.
-	next := e.count[:e.Num]
-	for s, v := range e.rows {
-		next[v] = e.start[s]
-	}
-	if cap(e.order) < len(idx) {
-		e.order = make([]int32, len(idx))
-	}
-	e.order = e.order[:len(idx)]
-	for p, v := range idx {
-		e.order[next[v]] = int32(p)
-		next[v]++
-	}
+	e.start = append(e.start, int32(len(idx)))
 	segs := len(e.rows)
 	e.packed = append(append(append(e.packed[:0], e.order...), e.start...), e.rows...)
 	buf := c.Grow(&e.dev, len(e.packed))
