@@ -340,10 +340,7 @@ func (m *Decision) Forward(b *dataset.Batch) *nn.Tensor {
 
 	m.x0.Resize(B, 3*K, h)
 	par.For(B*K, par.Grain(B*K, 16), m.stackK)
-	m.keep = grow(m.keep, 3*B*K)
-	for i, v := range b.Mask[:B*K] {
-		m.keep[3*i], m.keep[3*i+1], m.keep[3*i+2] = v, v, v
-	}
+	m.keep = tokenMask(m.keep, b.Mask[:B*K])
 
 	x := m.EmbedDrop.Forward(m.EmbedLN.Forward(&m.x0))
 	for _, blk := range m.blocks {
@@ -660,6 +657,16 @@ func (r *residual) kernel(lo, hi int) {
 	for i := range dst {
 		dst[i] = a[i] + b[i]
 	}
+}
+
+// tokenMask sets dst (grown to 3·len(steps)) to the token mask of the step
+// mask: each step's three tokens (R̂, s, a) share its value.
+func tokenMask(dst, steps []float32) []float32 {
+	dst = grow(dst, 3*len(steps))
+	for i, v := range steps {
+		dst[3*i], dst[3*i+1], dst[3*i+2] = v, v, v
+	}
+	return dst
 }
 
 // maskRows sets dst row r = src row r where keep[r] ≠ 0, else 0 (rows of

@@ -116,10 +116,7 @@ func (g *DecisionGPU) upload(b *dataset.Batch) {
 		}
 	}
 	g.idx = append(g.idx[:0], b.Timesteps[:n]...)
-	g.keepHost = grow(g.keepHost, 3*n)
-	for i, v := range b.Mask[:n] {
-		g.keepHost[3*i], g.keepHost[3*i+1], g.keepHost[3*i+2] = v, v, v
-	}
+	g.keepHost = tokenMask(g.keepHost, b.Mask[:n])
 	// One copy: rtg | states | actions | mask | keep | timesteps (int32
 	// bits in float32 slots; a copy moves bits unchanged).
 	parts := [][]float32{b.RTG[:n], b.States[:n*cfg.ObsDim], b.Actions[:n*cfg.ActDim], b.Mask[:n], g.keepHost}
