@@ -117,7 +117,7 @@ func (l *Linear) Forward(c *Ctx, x Buf, rows int) Buf {
 	y := c.Grow(&l.y, rows*l.Out)
 	beta := float32(0)
 	if l.B != nil {
-		c.elems("add_rows_bias", y.N, y, l.B.Value, int64(y.N), l.Out)
+		c.elems("fill_rows_bias", y.N, y, l.B.Value, int64(y.N), l.Out)
 		beta = 1
 	}
 	c.Gemm(false, false, rows, l.Out, l.In, 1, x, l.In, l.W.Value, l.Out, beta, y, l.Out)

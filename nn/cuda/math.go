@@ -119,14 +119,6 @@ func (c *Ctx) SumSquares(x Buf) float64 {
 // Add sets dst = a + b.
 func (c *Ctx) Add(dst, a, b Buf) { c.elems("add2", dst.N, dst, a, b, int64(dst.N)) }
 
-// Scale multiplies x by s.
-func (c *Ctx) Scale(x Buf, s float32) { c.elems("scale_inplace", x.N, x, s, int64(x.N)) }
-
-// MaskRows sets dst row r = src row r where keep[r] ≠ 0, else 0.
-func (c *Ctx) MaskRows(dst, src, keep Buf, w int) {
-	c.elems("mask_rows", dst.N, dst, src, keep, int64(dst.N), w)
-}
-
 // Act is an activation kind, numbered as the kernels' ACT_* constants.
 type Act int
 

@@ -65,7 +65,7 @@ const Kernel kernels[] = {
 	SYNC(sgemm_nn), SYNC(sgemm_nt), SYNC(sgemm_tn),
 	SYNC(sgemm_nn_split), SYNC(sgemm_nt_split), SYNC(sgemm_tn_split), PLAIN(splitk_reduce),
 	PLAIN(colsum_partial), PLAIN(colsum_finish), SYNC(sumsq_partial),
-	PLAIN(add_rows_bias), PLAIN(add2), PLAIN(scale_inplace), PLAIN(mask_rows),
+	PLAIN(fill_rows_bias), PLAIN(add2),
 	PLAIN(act_fwd), PLAIN(act_bwd), PLAIN(dropout),
 	SYNC(layernorm_fwd), SYNC(layernorm_bwd),
 	PLAIN(tokens_stack), PLAIN(tokens_unstack), PLAIN(state_tokens_gather), PLAIN(state_tokens_scatter),

@@ -725,7 +725,7 @@ MINRL_KERNEL void sumsq_partial(double *part, const float *x, long long n, int c
 
 #define ELEM_INDEX long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; if (i >= n) return;
 
-MINRL_KERNEL void add_rows_bias(float *y, const float *bias, long long n, int cols) {
+MINRL_KERNEL void fill_rows_bias(float *y, const float *bias, long long n, int cols) {
 	ELEM_INDEX
 	y[i] = bias[i % cols];
 }
@@ -733,17 +733,6 @@ MINRL_KERNEL void add_rows_bias(float *y, const float *bias, long long n, int co
 MINRL_KERNEL void add2(float *dst, const float *a, const float *b, long long n) {
 	ELEM_INDEX
 	dst[i] = a[i] + b[i];
-}
-
-MINRL_KERNEL void scale_inplace(float *x, float s, long long n) {
-	ELEM_INDEX
-	x[i] *= s;
-}
-
-// dst row r = src row r where keep[r] != 0, else 0 (rows of width w).
-MINRL_KERNEL void mask_rows(float *dst, const float *src, const float *keep, long long n, int w) {
-	ELEM_INDEX
-	dst[i] = keep[i / w] != 0.0f ? src[i] : 0.0f;
 }
 
 enum { ACT_RELU = 0, ACT_TANH = 1, ACT_GELU = 2 };
