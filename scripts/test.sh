@@ -38,7 +38,7 @@ fuzz() {
 	fi
 	return 1
 }
-fuzz FuzzLoad ./dataset
+fuzz FuzzLoad ./dataset/d4rl
 fuzz FuzzDecode ./policy
 
 echo "== build tag mujoco (Debian libmujoco-dev)"
