@@ -177,7 +177,7 @@ func ppoTestConfig() ppo.Config {
 	return c
 }
 
-// collectGolden are the array hashes (datasetSHA) and reference returns of
+// collectGolden are the array hashes (Dataset.SHA256) and reference returns of
 // a short Pendulum collect. Any change that moves PPO's, the envs' or the
 // layers' numbers changes them: then regenerate the shipped datasets with
 // data/README.md's command, and update these (issue 17, item 2: the
@@ -213,7 +213,7 @@ func TestCollectIsReproducible(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got[k] = datasetSHA(d)
+		got[k] = d.SHA256()
 	}
 	for k, v := range got {
 		if collectGolden[k] != v {
