@@ -410,15 +410,12 @@ func editDistance(a, b string) int {
 
 // modelConfig is the run's model: a Decision config, or for bc an MLP's.
 func modelConfig(run configs.Run, obsDim, actDim int) (*policy.Config, *policy.MLPConfig) {
-	m := run.Model
-	if m.Kind == "bc" {
-		return nil, &policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: slices.Clone(m.Hidden),
-			Act: m.Activation, Dropout: m.Dropout}
+	if run.Model.Kind == policy.ModelBC {
+		m := run.MLP(obsDim, actDim)
+		return nil, &m
 	}
-	return &policy.Config{Model: m.Kind, ObsDim: obsDim, ActDim: actDim, Embed: m.Embed,
-		Layers: m.Layers, Heads: m.Heads, Dropout: m.Dropout, Act: m.Activation, Expansion: m.Expansion,
-		Conv: m.Conv, ConvKernel: m.ConvKernel, MaxEpLen: m.MaxEpLen, K: m.K, RTGScale: run.Eval.RTGScale,
-		Context: m.Context}, nil
+	d := run.Decision(obsDim, actDim)
+	return &d, nil
 }
 
 // buildModel makes the run's model, its initial weights and dropout seeds
@@ -473,7 +470,7 @@ func checkMemory(run configs.Run, opts TrainOptions, obsDim, actDim int) (string
 // episode sampler, seeded from train.seed by a fixed derivation.
 func buildSampler(run configs.Run, d *dataset.Dataset, norm *dataset.Normalizer) (stateSampler, error) {
 	m, seed := run.Model, deriveSeed(run.Train.Seed, 0x5a4d_504c_4552) // "SAMPLER"
-	if m.Context == policy.ContextEpisode && m.Kind != "bc" {
+	if m.Context == policy.ContextEpisode && m.Kind != policy.ModelBC {
 		return dataset.NewEpisodeSampler(d, norm, dataset.EpisodeConfig{RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, Seed: seed})
 	}
 	return dataset.NewWindowSampler(d, norm, dataset.WindowConfig{K: m.K, RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, Seed: seed})
