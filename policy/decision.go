@@ -895,4 +895,6 @@ type FieldError struct {
 	Why   string
 }
 
-func (e *FieldError) Error() string { return fmt.Sprintf("%s.%s = %v: %s", e.Type, e.Field, e.Value, e.Why) }
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s.%s = %v: %s", e.Type, e.Field, e.Value, e.Why)
+}
