@@ -94,46 +94,11 @@ func MaskedMSE(pred *nn.Tensor, b *dataset.Batch, dPred *nn.Tensor) float64 {
 	return sum * inv
 }
 
-// Normalizer standardises states: (s − Mean)/Std per dimension, with the
-// statistics of the training data (Std already guarded against zero, as
-// the Decision Transformer's std + 1e-6). Empty slices mean the identity.
-type Normalizer struct {
-	Mean []float64 `json:"mean"`
-	Std  []float64 `json:"std"`
-}
-
-// Validate checks the statistics against a state size.
-func (n Normalizer) Validate(obsDim int) error {
-	if len(n.Mean) == 0 && len(n.Std) == 0 {
-		return nil
-	}
-	if len(n.Mean) != obsDim || len(n.Std) != obsDim {
-		return fmt.Errorf("policy: normaliser has %d means and %d stds, want %d each", len(n.Mean), len(n.Std), obsDim)
-	}
-	for i := range n.Mean {
-		if math.IsNaN(n.Mean[i]) || math.IsInf(n.Mean[i], 0) {
-			return fmt.Errorf("policy: normaliser mean %d is %g", i, n.Mean[i])
-		}
-		if !(n.Std[i] > 0) || math.IsInf(n.Std[i], 0) {
-			return fmt.Errorf("policy: normaliser std %d is %g, want positive and finite", i, n.Std[i])
-		}
-	}
-	return nil
-}
-
-// apply writes the normalised obs into dst.
-func (n Normalizer) apply(dst []float32, obs []float64) {
-	if len(n.Mean) == 0 {
-		for i, v := range obs {
-			dst[i] = float32(v)
-		}
-		return
-	}
-	d := len(n.Mean)
-	for i, v := range obs {
-		dst[i] = float32((v - n.Mean[i%d]) / n.Std[i%d])
-	}
-}
+// Normalizer standardises states with the training data's statistics:
+// dataset's type, so that the statistics a dataset carries are the ones a
+// checkpoint stores and an actor applies. Empty statistics are the
+// identity.
+type Normalizer = dataset.Normalizer
 
 // Policy is what a runner plays: n environments in lockstep.
 type Policy interface {
@@ -348,7 +313,7 @@ func (a *DecisionActor) actWindow(obs, actions []float64, c Config) {
 		copy(w.Timesteps[i*K:], w.Timesteps[i*K+1:(i+1)*K])
 		copy(w.Mask[i*K:], w.Mask[i*K+1:(i+1)*K])
 		last := i*K + K - 1
-		a.norm.apply(w.States[last*O:(last+1)*O], obs[i*O:(i+1)*O])
+		a.norm.Apply(w.States[last*O:(last+1)*O], obs[i*O:(i+1)*O])
 		clear(w.Actions[last*A : (last+1)*A])
 		w.RTG[last] = float32(a.togo[i] / c.RTGScale)
 		w.Timesteps[last] = a.timestep(i, c)
@@ -372,7 +337,7 @@ func (a *DecisionActor) actEpisode(obs, actions []float64, c Config) {
 		a.rtg[i] = float32(a.togo[i] / c.RTGScale)
 		a.ts[i] = a.timestep(i, c)
 	}
-	a.norm.apply(a.obs, obs)
+	a.norm.Apply(a.obs, obs)
 	a.m.StepPredict(a.state, a.rtg, a.obs, a.ts, a.act)
 	a.m.StepAction(a.state, a.act, a.ts)
 	for i, v := range a.act {
@@ -424,7 +389,7 @@ func (a *MLPActor) Act(obs, rewards, actions []float64) error {
 		return err
 	}
 	a.m.SetTrain(false)
-	a.norm.apply(a.x.Data, obs)
+	a.norm.Apply(a.x.Data, obs)
 	y := a.m.ForwardObs(&a.x)
 	for i, v := range y.Data {
 		actions[i] = float64(v)

@@ -336,7 +336,7 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 		bounds.ToUnit(d.Actions)
 	}
 	j := &trainJob{run: run, opts: opts, spec: spec, dsPath: where, dsSHA: dsSHA, bounds: bounds, dataReturn: dataReturn, notes: notes,
-		norm: policy.Normalizer{Mean: slices.Clone(dn.Mean), Std: slices.Clone(dn.Std)}, lastEval: -1, kind: ScoreNormalized}
+		norm: dataset.Normalizer{Mean: slices.Clone(dn.Mean), Std: slices.Clone(dn.Std)}, lastEval: -1, kind: ScoreNormalized}
 	if math.IsNaN(spec.RandomReturn) || math.IsNaN(spec.ExpertReturn) {
 		j.kind = ScoreReturn
 	}
