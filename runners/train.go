@@ -694,38 +694,29 @@ func (j *trainJob) evalIfDue(ctx context.Context) error {
 // mapped to the bounds when given.
 func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *policy.ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]EvalReport, error) {
 	cfg := EvalConfig{Env: env, Episodes: episodes, Seed: seed}
-	switch mm := m.(type) {
-	case *policy.MLP:
-		a, err := policy.NewMLPActor(mm, norm)
-		if err != nil {
-			return nil, err
-		}
-		rep, err := Evaluate(ctx, bounds.Bounded(a), cfg)
-		if err != nil {
-			return nil, err
-		}
-		return []EvalReport{rep}, nil
-	case *policy.Decision:
-		if len(targets) == 0 {
-			return nil, errors.New("evaluate: a decision model needs at least one target return")
-		}
-		var reps []EvalReport
-		for _, tg := range targets {
-			a, err := policy.NewDecisionActor(mm, norm, tg, "")
-			if err != nil {
-				return nil, err
-			}
-			rep, err := Evaluate(ctx, bounds.Bounded(a), cfg)
-			if err != nil {
-				return nil, fmt.Errorf("target %g: %w", tg, err)
-			}
-			rep.Target = tg
-			reps = append(reps, rep)
-		}
-		return reps, nil
-	default:
-		return nil, fmt.Errorf("evaluate: unsupported model %T", m)
+	_, isMLP := m.(*policy.MLP)
+	if isMLP {
+		targets = []float64{0} // not conditioned on a return
+	} else if len(targets) == 0 {
+		return nil, errors.New("evaluate: a decision model needs at least one target return")
 	}
+	var reps []EvalReport
+	for _, tg := range targets {
+		a, err := policy.ActorOf(m, norm, bounds, tg)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := Evaluate(ctx, a, cfg)
+		if err != nil && !isMLP {
+			err = fmt.Errorf("target %g: %w", tg, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rep.Target = tg
+		reps = append(reps, rep)
+	}
+	return reps, nil
 }
 
 // evalPoint summarises reports; Score follows BestRule.
