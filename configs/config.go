@@ -463,6 +463,6 @@ func (r Run) Validate() error {
 			break
 		}
 	}
-	size("eval.episodes", e.Episodes, 1<<16) // runners.MaxEvalEpisodes
+	size("eval.episodes", e.Episodes, 1<<16) // eval.MaxEpisodes
 	return errors.Join(errs...)
 }

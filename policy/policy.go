@@ -33,6 +33,7 @@ import (
 	"math"
 
 	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/eval"
 	"github.com/minrl/minrl/nn"
 )
 
@@ -100,19 +101,17 @@ func MaskedMSE(pred *nn.Tensor, b *dataset.Batch, dPred *nn.Tensor) float64 {
 // identity.
 type Normalizer = dataset.Normalizer
 
-// Policy is what a runner plays: n environments in lockstep.
+// Policy is what a runner plays: n environments in lockstep. It is
+// eval.Policy (ObsDim, ActDim, Reset(n), Act) plus ResetEnv, for runners
+// whose environments auto-reset one at a time. minrl's actors' Act reads
+// the n observations [n·ObsDim] and the rewards [n] received for the
+// previous actions (ignored at an episode's first step) and writes the n
+// actions [n·ActDim]; non-finite observations or rewards are errors, and
+// so is an action that overflowed (ErrNonFiniteAction).
 type Policy interface {
-	ObsDim() int
-	ActDim() int
-	// Reset starts n fresh episodes (and sizes the policy for n envs).
-	Reset(n int)
+	eval.Policy
 	// ResetEnv starts a fresh episode in env i (after an auto-reset).
 	ResetEnv(i int)
-	// Act reads the n observations [n·ObsDim] and the rewards [n] received
-	// for the previous actions (ignored at an episode's first step) and
-	// writes the n actions [n·ActDim]. Non-finite observations or rewards
-	// are errors, and so is an action that overflowed (ErrNonFiniteAction).
-	Act(obs, rewards, actions []float64) error
 }
 
 // ErrNotReset is returned by Act before Reset.

@@ -20,6 +20,7 @@ import (
 	"github.com/minrl/minrl/data"
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/eval"
 	"github.com/minrl/minrl/internal/runlock"
 	"github.com/minrl/minrl/internal/sysmem"
 	"github.com/minrl/minrl/nn"
@@ -179,7 +180,7 @@ type TrainResult struct {
 	// paths.
 	Files map[string]string `json:"files"`
 	// Final are the full reports of the last evaluation (eval_final.*).
-	Final []EvalReport `json:"-"`
+	Final []eval.Report `json:"-"`
 }
 
 // ErrConfigMismatch reports an output directory that holds a run of
@@ -240,7 +241,7 @@ type trainJob struct {
 	metrics          []MetricRecord
 	evals            []EvalPoint
 	best             *EvalPoint
-	final            []EvalReport // reports of the evaluation at lastEval, when made in this session
+	final            []eval.Report // reports of the evaluation at lastEval, when made in this session
 }
 
 // stateSampler is a dataset sampler whose random stream can be saved.
@@ -692,21 +693,21 @@ func (j *trainJob) evalIfDue(ctx context.Context) error {
 // evaluateModel plays the model's actor once per target (once for an
 // MLP, with Target 0), every target on the same episode seeds, its actions
 // mapped to the bounds when given.
-func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *policy.ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]EvalReport, error) {
-	cfg := EvalConfig{Env: env, Episodes: episodes, Seed: seed}
+func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *policy.ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]eval.Report, error) {
+	cfg := eval.Config{Env: env, Episodes: episodes, Seed: seed}
 	_, isMLP := m.(*policy.MLP)
 	if isMLP {
 		targets = []float64{0} // not conditioned on a return
 	} else if len(targets) == 0 {
 		return nil, errors.New("evaluate: a decision model needs at least one target return")
 	}
-	var reps []EvalReport
+	var reps []eval.Report
 	for _, tg := range targets {
 		a, err := policy.ActorOf(m, norm, bounds, tg)
 		if err != nil {
 			return nil, err
 		}
-		rep, err := Evaluate(ctx, a, cfg)
+		rep, err := eval.Evaluate(ctx, a, cfg)
 		if err != nil && !isMLP {
 			err = fmt.Errorf("target %g: %w", tg, err)
 		}
@@ -720,7 +721,7 @@ func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, 
 }
 
 // evalPoint summarises reports; Score follows BestRule.
-func evalPoint(step int, kind string, episodes int, reps []EvalReport) EvalPoint {
+func evalPoint(step int, kind string, episodes int, reps []eval.Report) EvalPoint {
 	pt := EvalPoint{Step: step, ScoreKind: kind, Episodes: episodes}
 	for _, r := range reps {
 		pt.Targets = append(pt.Targets, TargetScore{Target: r.Target, MeanReturn: r.MeanReturn, StdReturn: r.StdReturn,
@@ -767,7 +768,7 @@ func (j *trainJob) finish(ctx context.Context) (*TrainResult, error) {
 		}
 		j.final = reps
 	}
-	if err := WriteEvalFiles(j.run.Out, PrefixFinal, j.final); err != nil {
+	if err := eval.WriteFiles(j.run.Out, PrefixFinal, j.final); err != nil {
 		return nil, err
 	}
 	if err := j.plots(); err != nil {

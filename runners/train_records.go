@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"strconv"
 )
 
 // The run's records: JSON with NaN as null, and the JSONL files.
@@ -157,3 +158,6 @@ func readJSONL[T interface{ step() int }](path string, maxStep int) ([]T, error)
 
 func (r MetricRecord) step() int { return r.Step }
 func (p EvalPoint) step() int    { return p.Step }
+
+// fmtF formats a float for CSV, to 10 significant digits.
+func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
