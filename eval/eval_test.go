@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,12 +21,11 @@ import (
 // constPolicy acts obs[0] (the episode's seed) and checks the rewards it is
 // given are its previous actions.
 type constPolicy struct {
-	n      int
-	prev   []float64
-	t      *testing.T
-	nanAt  int
-	calls  int
-	random *rand.Rand
+	n     int
+	prev  []float64
+	t     *testing.T
+	nanAt int
+	calls int
 }
 
 func (p *constPolicy) ObsDim() int { return 2 }
