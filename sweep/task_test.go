@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 // helper is a fake task: it reports progress, says its GOMAXPROCS, and
 // fails, succeeds or waits for SIGTERM.
 func helper(mode string) int {
+	// As minrl's main: SIGTERM is caught before anything is reported.
+	ctx, stop := signalContext()
+	defer stop()
 	fmt.Println(ReportLine(1, 2))
 	fmt.Println("gomaxprocs", os.Getenv("GOMAXPROCS"))
 	switch mode {
@@ -42,8 +45,6 @@ func helper(mode string) int {
 		fmt.Fprintln(os.Stderr, "something went wrong")
 		return 1
 	case "wait":
-		ctx, stop := signalContext()
-		defer stop()
 		fmt.Println("waiting")
 		select {
 		case <-ctx.Done():
