@@ -184,7 +184,7 @@ the sweep. It exits non-zero when a run failed or the sweep was interrupted.`,
 			case ctx.Err() != nil:
 				return fmt.Errorf("sweep interrupted: every run is resumable; run the same command again to go on")
 			case bad > 0:
-				return fmt.Errorf("%d runs failed (minrl sweep status %s shows why; their logs are in %s)", bad, s.File, s.LogDir())
+				return fmt.Errorf("%d of %d runs failed (minrl sweep status %s shows why; logs in %s)", bad, len(runs), s.File, s.LogDir())
 			}
 			return nil
 		},
