@@ -16,6 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path"
@@ -99,6 +100,9 @@ type Source struct {
 	// Env is the process environment (os.Environ()); MINRL_TRAIN_STEPS
 	// sets train.steps. Variables listed in NonConfigEnv are ignored.
 	Env []string
+	// Set maps config keys ("train.steps", "dataset") to values, merged
+	// over File and under Env: what a sweep sets for one of its runs.
+	Set map[string]any
 }
 
 // NonConfigEnv are MINRL_* variables that are settings, not config keys.
@@ -127,6 +131,16 @@ func Load(src Source) (Run, error) {
 		}
 	}
 	keys := v.AllKeys()
+	set := map[string]any{}
+	for _, key := range slices.Sorted(maps.Keys(src.Set)) {
+		if !slices.Contains(keys, key) {
+			return Run{}, fmt.Errorf("set %s: no config key %q (keys: %s)", key, key, strings.Join(keys, ", "))
+		}
+		nest(set, key, src.Set[key])
+	}
+	if err := v.MergeConfigMap(set); err != nil {
+		return Run{}, err
+	}
 	env := map[string]any{} // train.steps=500 as {train: {steps: "500"}}
 	for _, kv := range src.Env {
 		name, value, ok := strings.Cut(kv, "=")
@@ -137,16 +151,7 @@ func Load(src Source) (Run, error) {
 		if !slices.Contains(keys, key) {
 			return Run{}, fmt.Errorf("environment variable %s: no config key %q (keys: %s)", name, key, strings.Join(keys, ", "))
 		}
-		if section, leaf, ok := strings.Cut(key, "."); ok {
-			m, _ := env[section].(map[string]any)
-			if m == nil {
-				m = map[string]any{}
-				env[section] = m
-			}
-			m[leaf] = value
-		} else {
-			env[key] = value
-		}
+		nest(env, key, value)
 	}
 	if err := v.MergeConfigMap(env); err != nil {
 		return Run{}, err
@@ -170,6 +175,20 @@ func Load(src Source) (Run, error) {
 		run.Out = path.Join("runs", run.Name)
 	}
 	return run, run.Validate()
+}
+
+// nest puts value at a dotted key of m: train.steps=500 as {train: {steps: 500}}.
+func nest(m map[string]any, key string, value any) {
+	if section, leaf, ok := strings.Cut(key, "."); ok {
+		sub, _ := m[section].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+			m[section] = sub
+		}
+		sub[leaf] = value
+		return
+	}
+	m[key] = value
 }
 
 func mergeEmbedded(v *viper.Viper, name string) error {

@@ -547,7 +547,7 @@ func TestDecisionInitialisation(t *testing.T) {
 // BenchmarkTrainStep times one training step of the default models on
 // Hopper's sizes: B=64 windows of K=20 steps, and for the whole-episode
 // context mode 2 right-padded episodes of 1000 and 700 steps (the batch
-// scripts/results.sh trains on). A step is what the trainer does: forward,
+// docs/results/sweep.yaml trains on). A step is what the trainer does: forward,
 // masked MSE, backward, global-norm clipping at 0.25 and an AdamW update.
 func BenchmarkTrainStep(b *testing.B) {
 	for _, name := range []string{"dt", "mingru", "minlstm", "mingru-episode", "minlstm-episode"} {
