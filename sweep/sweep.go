@@ -403,21 +403,11 @@ func safeName(s string) string {
 	}, s)
 }
 
-// ConfigTree is a run config as a tree with the YAML's keys.
-func ConfigTree(run configs.Run) (map[string]any, error) {
-	var m map[string]any
-	err := mapstructure.Decode(run, &m)
-	return m, err
-}
-
 // ConfigYAML is a run's full config as YAML: every key, so that
 // minrl train --config FILE reproduces the run whatever the presets'
 // defaults become.
 func ConfigYAML(run configs.Run) ([]byte, error) {
-	m, err := ConfigTree(run)
-	if err != nil {
-		return nil, err
-	}
+	m := run.Tree()
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -433,11 +423,7 @@ func ConfigYAML(run configs.Run) ([]byte, error) {
 func PlanID(runs []Run) (string, error) {
 	h := sha256.New()
 	for _, r := range runs {
-		m, err := ConfigTree(r.Config)
-		if err != nil {
-			return "", err
-		}
-		b, err := json.Marshal(m)
+		b, err := json.Marshal(r.Config.Tree())
 		if err != nil {
 			return "", err
 		}

@@ -2,7 +2,6 @@ package sweep
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/minrl/minrl/configs"
 	"github.com/minrl/minrl/internal/atomicfile"
 	"github.com/minrl/minrl/internal/runlock"
 	"github.com/minrl/minrl/runners"
@@ -244,45 +244,23 @@ func summaryMatches(path string, r Run) (ok bool, why string) {
 		return false, ""
 	}
 	var sum struct {
-		Config map[string]any `json:"config"`
-		Steps  int            `json:"steps"`
+		Config json.RawMessage `json:"config"`
+		Steps  int             `json:"steps"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&sum); err != nil {
+	if err := json.Unmarshal(b, &sum); err != nil {
 		return false, fmt.Sprintf("%s: %v", path, err)
 	}
-	want, err := ConfigTree(r.Config)
+	want, err := r.Config.Identity()
 	if err != nil {
 		return false, err.Error()
 	}
-	wb, _ := json.Marshal(want)
-	var wantTree map[string]any
-	dec = json.NewDecoder(bytes.NewReader(wb))
-	dec.UseNumber()
-	if err := dec.Decode(&wantTree); err != nil {
-		return false, err.Error()
+	diff, err := configs.Diff(string(sum.Config), want)
+	if err != nil {
+		return false, fmt.Sprintf("%s: config: %v", path, err)
 	}
-	got, exp := map[string]string{}, map[string]string{}
-	flattenJSON("", sum.Config, got)
-	flattenJSON("", wantTree, exp)
-	var diff []string
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		seen := map[string]bool{}
-		for _, m := range []map[string]string{got, exp} {
-			for k := range m {
-				if !seen[k] && !yield(k) {
-					return
-				}
-				seen[k] = true
-			}
-		}
-	}) {
-		if k == "name" || k == "out" || got[k] == exp[k] {
-			continue
-		}
-		diff = append(diff, fmt.Sprintf("%s %s, want %s", k, orAbsent(got[k]), orAbsent(exp[k])))
-	}
+	// A run recorded under another name (the grid before sweeps) is the
+	// same run.
+	diff = slices.DeleteFunc(diff, func(d string) bool { return strings.HasPrefix(d, "name ") })
 	if len(diff) > 0 {
 		return false, fmt.Sprintf("%s is of another config (%s): move it away, or change the sweep back", path, strings.Join(diff, "; "))
 	}
@@ -290,29 +268,6 @@ func summaryMatches(path string, r Run) (ok bool, why string) {
 		return false, fmt.Sprintf("%s stopped at step %d of %d", path, sum.Steps, r.Config.Train.Steps)
 	}
 	return true, ""
-}
-
-func orAbsent(s string) string {
-	if s == "" {
-		return "absent"
-	}
-	return s
-}
-
-// flattenJSON lists a JSON tree's leaves as dotted keys and JSON values
-// (null and [] alike: an empty list).
-func flattenJSON(prefix string, v any, into map[string]string) {
-	if m, ok := v.(map[string]any); ok {
-		for k, x := range m {
-			flattenJSON(prefix+k+".", x, into)
-		}
-		return
-	}
-	if v == nil {
-		v = []any{}
-	}
-	b, _ := json.Marshal(v)
-	into[strings.TrimSuffix(prefix, ".")] = string(b)
 }
 
 // lastStep is the step of the last line of a run's metrics.jsonl (0 when

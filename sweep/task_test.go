@@ -214,7 +214,7 @@ func TestStatusClassification(t *testing.T) {
 		l.Release()
 	}
 	// A summary of this config: done, whatever the state file says.
-	tree, _ := ConfigTree(r.Config)
+	tree := r.Config.Tree()
 	b, _ := json.Marshal(map[string]any{"config": tree, "steps": r.Config.Train.Steps})
 	if err := os.WriteFile(filepath.Join(dir, runners.FileSummary), b, 0o644); err != nil {
 		t.Fatal(err)
