@@ -97,9 +97,11 @@ type Source struct {
 	File   string
 	// Flags maps config keys (e.g. "train.steps") to command-line flags.
 	Flags map[string]*pflag.Flag
-	// Env is the process environment (os.Environ()); MINRL_TRAIN_STEPS
-	// sets train.steps. Variables listed in NonConfigEnv are ignored.
-	Env []string
+	// Env reads MINRL_* variables from the process environment:
+	// MINRL_TRAIN_STEPS sets train.steps (viper's AutomaticEnv with the
+	// prefix MINRL and "." spelled "_"). A MINRL_* variable that names no
+	// key is an error, except those in NonConfigEnv.
+	Env bool
 	// Set maps config keys ("train.steps", "dataset") to values, merged
 	// over File and under Env: what a sweep sets for one of its runs.
 	Set map[string]any
@@ -131,6 +133,7 @@ func Load(src Source) (Run, error) {
 		}
 	}
 	keys := v.AllKeys()
+	slices.Sort(keys) // for the error messages that list them
 	set := map[string]any{}
 	for _, key := range slices.Sorted(maps.Keys(src.Set)) {
 		if !slices.Contains(keys, key) {
@@ -141,20 +144,16 @@ func Load(src Source) (Run, error) {
 	if err := v.MergeConfigMap(set); err != nil {
 		return Run{}, err
 	}
-	env := map[string]any{} // train.steps=500 as {train: {steps: "500"}}
-	for _, kv := range src.Env {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, "MINRL_") || slices.Contains(NonConfigEnv, name) {
-			continue
+	if src.Env {
+		// viper ranks the environment above the config layer and below
+		// flags; it reads only variables that name a key, so a misspelt
+		// one is caught here.
+		v.SetEnvPrefix(envPrefix)
+		v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+		v.AutomaticEnv()
+		if err := checkEnv(keys); err != nil {
+			return Run{}, err
 		}
-		key := strings.ToLower(strings.Replace(strings.TrimPrefix(name, "MINRL_"), "_", ".", 1))
-		if !slices.Contains(keys, key) {
-			return Run{}, fmt.Errorf("environment variable %s: no config key %q (keys: %s)", name, key, strings.Join(keys, ", "))
-		}
-		nest(env, key, value)
-	}
-	if err := v.MergeConfigMap(env); err != nil {
-		return Run{}, err
 	}
 	for key, f := range src.Flags {
 		if f != nil && f.Changed {
@@ -175,6 +174,25 @@ func Load(src Source) (Run, error) {
 		run.Out = path.Join("runs", run.Name)
 	}
 	return run, run.Validate()
+}
+
+const envPrefix = "MINRL"
+
+// checkEnv reports a MINRL_* variable of the process environment that
+// names none of keys (and is not in NonConfigEnv).
+func checkEnv(keys []string) error {
+	known := map[string]bool{}
+	for _, k := range keys {
+		known[envPrefix+"_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = true
+	}
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, envPrefix+"_") && !known[name] && !slices.Contains(NonConfigEnv, name) {
+			key := strings.ToLower(strings.Replace(strings.TrimPrefix(name, envPrefix+"_"), "_", ".", 1))
+			return fmt.Errorf("environment variable %s: no config key %q (keys: %s)", name, key, strings.Join(keys, ", "))
+		}
+	}
+	return nil
 }
 
 // nest puts value at a dotted key of m: train.steps=500 as {train: {steps: 500}}.

@@ -41,8 +41,9 @@ func TestFileEnvAndFlagsOverrideInOrder(t *testing.T) {
 	steps := fs.Int("steps", 0, "")
 	fs.Parse([]string{"--steps", "700"})
 	_ = steps
-	r, err := Load(Source{Preset: "hopper-medium-mingru", File: file,
-		Env:   []string{"MINRL_TRAIN_BATCH=16", "MINRL_DATA_DIR=/x", "PATH=/bin"},
+	t.Setenv("MINRL_TRAIN_BATCH", "16")
+	t.Setenv("MINRL_DATA_DIR", "/x")
+	r, err := Load(Source{Preset: "hopper-medium-mingru", File: file, Env: true,
 		Flags: map[string]*pflag.Flag{"train.steps": fs.Lookup("steps")}})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,8 @@ func TestUnknownKeysAndBadValuesNameTheKey(t *testing.T) {
 			t.Errorf("%q: error %v, want it to name %q", tc.yaml, err, tc.want)
 		}
 	}
-	if _, err := Load(Source{Preset: "hopper-medium-mingru", Env: []string{"MINRL_TRAIN_STEPZ=3"}}); err == nil || !strings.Contains(err.Error(), "MINRL_TRAIN_STEPZ") {
+	t.Setenv("MINRL_TRAIN_STEPZ", "3")
+	if _, err := Load(Source{Preset: "hopper-medium-mingru", Env: true}); err == nil || !strings.Contains(err.Error(), "MINRL_TRAIN_STEPZ") {
 		t.Errorf("unknown env var: %v", err)
 	}
 	if _, err := Load(Source{Preset: "mars-medium-mingru"}); err == nil || !strings.Contains(err.Error(), "unknown preset") {
@@ -95,7 +97,19 @@ func TestUnknownKeysAndBadValuesNameTheKey(t *testing.T) {
 // and the given environment.
 func load(t *testing.T, yaml string, env ...string) (Run, error) {
 	t.Helper()
-	src := Source{Preset: "hopper-medium-mingru", Env: env}
+	// Only this call's variables: an earlier call's (t.Setenv keeps them
+	// until the test ends) would leak into its error.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "MINRL_") {
+			t.Setenv(name, "") // restored when the test ends
+			os.Unsetenv(name)
+		}
+	}
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		t.Setenv(name, value)
+	}
+	src := Source{Preset: "hopper-medium-mingru", Env: len(env) > 0}
 	if yaml != "" {
 		src.File = filepath.Join(t.TempDir(), "c.yaml")
 		if err := os.WriteFile(src.File, []byte(yaml), 0o644); err != nil {
@@ -113,7 +127,8 @@ func TestPresetFileEnvFlagPrecedence(t *testing.T) {
 	fs.String("dataset", "", "")
 	fs.Parse([]string{"--batch", "48", "--dataset", "flagged"})
 	flags := map[string]*pflag.Flag{"train.batch": fs.Lookup("batch"), "dataset": fs.Lookup("dataset")}
-	env := []string{"MINRL_TRAIN_BATCH=32", "MINRL_DATASET=from-env"}
+	t.Setenv("MINRL_TRAIN_BATCH", "32")
+	t.Setenv("MINRL_DATASET", "from-env")
 	const preset = "hopper-medium-replay-mingru-episode" // batch 16
 	for _, tc := range []struct {
 		name    string
@@ -123,8 +138,8 @@ func TestPresetFileEnvFlagPrecedence(t *testing.T) {
 	}{
 		{"preset", Source{Preset: preset}, 16, "hopper-medium-replay"},
 		{"file over preset", Source{Preset: preset, File: file}, 8, "mine"},
-		{"env over file", Source{Preset: preset, File: file, Env: env}, 32, "from-env"},
-		{"flags over env", Source{Preset: preset, File: file, Env: env, Flags: flags}, 48, "flagged"},
+		{"env over file", Source{Preset: preset, File: file, Env: true}, 32, "from-env"},
+		{"flags over env", Source{Preset: preset, File: file, Env: true, Flags: flags}, 48, "flagged"},
 	} {
 		r, err := Load(tc.src)
 		if err != nil {
@@ -182,8 +197,11 @@ func TestExactValuesAreAccepted(t *testing.T) {
 	fs.Parse([]string{"--lr", "0.002", "--seed", "18446744073709551615"})
 	file := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(file, []byte("train:\n  steps: 1e5\n  lr: 1\nmodel:\n  conv: true\n  expansion: 2\neval:\n"), 0o644)
-	r, err := Load(Source{Preset: "hopper-medium-mingru", File: file,
-		Env:   []string{"MINRL_EVAL_TARGETS=3600, 1800", "MINRL_MODEL_HIDDEN=64,32", "MINRL_EVAL_SEED=7", "MINRL_TRAIN_WEIGHT_DECAY=0", "MINRL_TRAIN_WARMUP=2e3"},
+	for _, kv := range []string{"MINRL_EVAL_TARGETS=3600, 1800", "MINRL_MODEL_HIDDEN=64,32", "MINRL_EVAL_SEED=7", "MINRL_TRAIN_WEIGHT_DECAY=0", "MINRL_TRAIN_WARMUP=2e3"} {
+		name, value, _ := strings.Cut(kv, "=")
+		t.Setenv(name, value)
+	}
+	r, err := Load(Source{Preset: "hopper-medium-mingru", File: file, Env: true,
 		Flags: map[string]*pflag.Flag{"train.lr": fs.Lookup("lr"), "train.seed": fs.Lookup("seed")}})
 	if err != nil {
 		t.Fatal(err)

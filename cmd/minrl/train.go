@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -84,7 +83,7 @@ device is not part of the run's config: a run may resume on the other device.`,
 			if list {
 				return printPresets(w)
 			}
-			src := configs.Source{File: file, Env: os.Environ(), Flags: map[string]*pflag.Flag{}}
+			src := configs.Source{File: file, Env: true, Flags: map[string]*pflag.Flag{}}
 			if len(args) == 1 {
 				src.Preset = args[0]
 			}
