@@ -265,8 +265,9 @@ func mergeFile(v *viper.Viper, name string) error {
 	return v.MergeConfigMap(m)
 }
 
-// strictHook decodes values without mapstructure's weak typing, which
-// truncates 1.7 to 1 and reads true as 1 and 1 as true. Strings (from
+// strictHook decodes values without mapstructure's weak typing (viper
+// decodes through mapstructure), which truncates 1.7 to 1 and reads true
+// as 1 and 1 as true; viper offers no strict mode of its own. Strings (from
 // MINRL_* variables and flags) are parsed into the field's kind; numbers
 // must fit it exactly; a comma-separated string fills a list, as viper's
 // default hook does (MINRL_EVAL_TARGETS=3600,1800). mapstructure prefixes

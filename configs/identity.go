@@ -16,7 +16,9 @@ var Placement = []string{"out"}
 
 // Tree returns the run as nested maps keyed like the YAML (nil slices as
 // empty ones, so that a config compares equal to itself however it was
-// built).
+// built). It reads the struct, not viper's AllSettings, because a Run may
+// be built or changed in code after Load; TestTreeHasEveryKey checks that
+// the two have the same keys.
 func (r Run) Tree() map[string]any { return structTree(reflect.ValueOf(r)) }
 
 func structTree(v reflect.Value) map[string]any {
