@@ -40,6 +40,7 @@ fuzz() {
 }
 fuzz FuzzLoad ./dataset
 fuzz FuzzDecode ./policy
+fuzz FuzzRead ./safetensors
 
 echo "== build tag mujoco (Debian libmujoco-dev)"
 go test -count=1 -race -tags mujoco ./envs/...
