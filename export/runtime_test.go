@@ -297,7 +297,7 @@ func TestONNXRuntimeReproducesActions(t *testing.T) {
 	}
 	dir, _ := writeCases(t)
 	out, err := exec.Command(node, script, filepath.Join(dir, "cases.json")).CombinedOutput()
-	t.Logf("%s", out)
+	t.Logf("\n%s", out)
 	if err != nil {
 		t.Fatalf("onnxruntime check failed: %v", err)
 	}
@@ -324,7 +324,7 @@ func TestONNXCheckerAcceptsExports(t *testing.T) {
 	os.WriteFile(broken, m.Marshal(), 0o644)
 	args := append([]string{filepath.Join(root, "scripts", "onnxcheck", "check_model.py"), "--invalid", broken}, files...)
 	out, err := exec.Command(py, args...).CombinedOutput()
-	t.Logf("%s", out)
+	t.Logf("\n%s", out)
 	if err != nil {
 		t.Fatalf("onnx checker: %v", err)
 	}
