@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -542,4 +543,28 @@ func (t *Tensor) Size() int64 {
 		n *= d
 	}
 	return n
+}
+
+// Describe lists the graph's inputs and outputs with their types and
+// shapes, one per line ("observation float32 [batch, 17]").
+func (g *Graph) Describe() []string {
+	var lines []string
+	for i, vs := range [][]Value{g.Inputs, g.Outputs} {
+		dir := "input "
+		if i == 1 {
+			dir = "output"
+		}
+		for _, v := range vs {
+			shape := make([]string, len(v.Shape))
+			for j, d := range v.Shape {
+				if d.Param != "" {
+					shape[j] = d.Param
+				} else {
+					shape[j] = fmt.Sprint(d.Value)
+				}
+			}
+			lines = append(lines, fmt.Sprintf("%s %-18s %-7s [%s]", dir, v.Name, v.Type, strings.Join(shape, ", ")))
+		}
+	}
+	return lines
 }
