@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/dataset/d4rl"
 )
 
 //go:embed *.hdf5 SHA256SUMS
@@ -53,12 +54,12 @@ func Path(name string) (string, error) {
 // then the datasets shipped in the binary (checked against SHA256SUMS).
 func Open(name string) (*dataset.Dataset, string, error) {
 	if strings.ContainsRune(name, os.PathSeparator) || strings.HasSuffix(name, ".hdf5") {
-		d, err := dataset.Load(name)
+		d, err := d4rl.Load(name)
 		return d, name, err
 	}
 	if p, err := Path(name); err == nil {
 		if _, err := os.Stat(p); err == nil {
-			d, err := dataset.Load(p)
+			d, err := d4rl.Load(p)
 			return d, p, err
 		}
 	}
@@ -71,7 +72,7 @@ func Open(name string) (*dataset.Dataset, string, error) {
 	if err := verify(name+".hdf5", raw); err != nil {
 		return nil, "", err
 	}
-	d, err := dataset.LoadBytes(name, raw)
+	d, err := d4rl.LoadBytes(name, raw)
 	return d, "shipped:" + name, err
 }
 

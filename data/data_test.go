@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/dataset/d4rl"
 )
 
 func TestShippedDatasetsOpenAndMatchTheirChecksums(t *testing.T) {
@@ -36,7 +37,7 @@ func TestCacheDirectoryComesFirstAndPathsWork(t *testing.T) {
 	d := dataset.New(3, 2, 1)
 	d.Timeouts[2] = true
 	p, _ := Path("pendulum-medium")
-	if err := dataset.Save(p, d, dataset.SaveOptions{}); err != nil {
+	if err := d4rl.Save(p, d, d4rl.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got, src, err := Open("pendulum-medium")

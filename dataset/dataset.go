@@ -94,6 +94,10 @@ func (d *Dataset) Action(i int) []float32 { return d.Actions[i*d.ActDim : (i+1)*
 // and column.
 func (d *Dataset) Check() error { return d.check(true) }
 
+// CheckShapes is Check without the pass over the values: for loaders that
+// checked each array with CheckFinite as they read it.
+func (d *Dataset) CheckShapes() error { return d.check(false) }
+
 // check is Check; with values false it checks sizes only.
 func (d *Dataset) check(values bool) error {
 	if d.N < 0 || d.ObsDim < 0 || d.ActDim < 0 || d.QPosDim < 0 || d.QVelDim < 0 {
@@ -123,7 +127,7 @@ func (d *Dataset) check(values bool) error {
 		if !values {
 			continue
 		}
-		if err := checkFinite(a.key, a.v, a.width); err != nil {
+		if err := CheckFinite(a.key, a.v, a.width); err != nil {
 			return err
 		}
 	}
@@ -144,9 +148,9 @@ func (d *Dataset) check(values bool) error {
 // returns overflow.
 const MaxAbsValue = 1e9
 
-// checkFinite reports the first NaN, Inf or value beyond ±MaxAbsValue in v
+// CheckFinite reports the first NaN, Inf or value beyond ±MaxAbsValue in v
 // (rows of width w), naming its row and column.
-func checkFinite(key string, v []float32, w int) error {
+func CheckFinite(key string, v []float32, w int) error {
 	for i, x := range v {
 		err := ErrNonFinite
 		switch {

@@ -39,7 +39,7 @@ func FitNormalizer(rows []float32, dim int) (*Normalizer, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("%w: no rows to fit a normaliser to", ErrShape)
 	}
-	if err := checkFinite("observations", rows, dim); err != nil {
+	if err := CheckFinite("observations", rows, dim); err != nil {
 		return nil, err
 	}
 	nz := &Normalizer{Mean: make([]float64, dim), Std: make([]float64, dim)}

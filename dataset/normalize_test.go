@@ -5,11 +5,8 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"testing"
-
-	"github.com/scigolib/hdf5"
 )
 
 func TestFitNormalizer(t *testing.T) {
@@ -99,31 +96,6 @@ func TestTransform(t *testing.T) {
 
 func TestNormalizerStorage(t *testing.T) {
 	nz := &Normalizer{Mean: []float64{0.1, -3e7, math.Pi}, Std: []float64{1 + 1e-6, 2.5e-6, math.E}}
-	// A policy checkpoint stores the statistics in its own group.
-	path := filepath.Join(t.TempDir(), "policy.hdf5")
-	fw, err := hdf5.CreateForWrite(path, hdf5.CreateTruncate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fw.CreateGroup("/policy"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fw.CreateGroup("/policy/state_norm"); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteNormalizer(fw, "policy/state_norm", nz); err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadNormalizer(path, "/policy/state_norm/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, nz) {
-		t.Fatalf("HDF5 round trip %+v, want %+v", got, nz)
-	}
 	js, _ := json.Marshal(nz)
 	var back Normalizer
 	if err := json.Unmarshal(js, &back); err != nil || !reflect.DeepEqual(&back, nz) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/minrl/minrl/agents/ppo"
 	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/dataset/d4rl"
 	_ "github.com/minrl/minrl/envs/classic"
 	"github.com/minrl/minrl/nn"
 )
@@ -110,7 +111,7 @@ func TestCollectMakesEveryDataset(t *testing.T) {
 	if rep.Summaries[KindRandom].Transitions != 450 || rep.Summaries[KindRandom].Episodes != 2 {
 		t.Errorf("random: %+v (450 transitions: 2 finished 200-step episodes and one cut short)", rep.Summaries[KindRandom])
 	}
-	d, err := dataset.Load(rep.Files[KindMediumReplay])
+	d, err := d4rl.Load(rep.Files[KindMediumReplay])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func ppoTestConfig() ppo.Config {
 	return c
 }
 
-// collectGolden are the array hashes (datasetSHA) and reference returns of
+// collectGolden are the array hashes (Dataset.SHA256) and reference returns of
 // a short Pendulum collect. Any change that moves PPO's, the envs' or the
 // layers' numbers changes them: then regenerate the shipped datasets with
 // data/README.md's command, and update these (issue 17, item 2: the
@@ -208,11 +209,11 @@ func TestCollectIsReproducible(t *testing.T) {
 	}
 	got := map[string]string{"returns": fmt.Sprintf("%.17g %.17g %.17g", rep.RandomReturn, rep.ExpertReturn, rep.MediumReturn)}
 	for _, k := range AllKinds {
-		d, err := dataset.Load(rep.Files[k])
+		d, err := d4rl.Load(rep.Files[k])
 		if err != nil {
 			t.Fatal(err)
 		}
-		got[k] = datasetSHA(d)
+		got[k] = d.SHA256()
 	}
 	for k, v := range got {
 		if collectGolden[k] != v {

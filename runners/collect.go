@@ -17,6 +17,7 @@ import (
 
 	"github.com/minrl/minrl/agents/ppo"
 	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/dataset/d4rl"
 	"github.com/minrl/minrl/envs"
 )
 
@@ -271,7 +272,7 @@ func Collect(ctx context.Context, cfg CollectConfig, log *slog.Logger) (*Collect
 		d := made[k]
 		name := cfg.Name + "-" + k
 		path := filepath.Join(cfg.Out, name+".hdf5")
-		if err := dataset.Save(path, d, dataset.SaveOptions{Gzip: cfg.Gzip}); err != nil {
+		if err := d4rl.Save(path, d, d4rl.SaveOptions{Gzip: cfg.Gzip}); err != nil {
 			return nil, err
 		}
 		rep.Files[k] = path

@@ -18,6 +18,7 @@ import (
 	"github.com/minrl/minrl/agents/decision"
 	"github.com/minrl/minrl/configs"
 	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/dataset/d4rl"
 	"github.com/minrl/minrl/envs"
 	_ "github.com/minrl/minrl/envs/classic"           // Pendulum-v1
 	_ "github.com/minrl/minrl/envs/locomotion/planar" // minrl/Hopper-v0
@@ -65,7 +66,7 @@ func lineRun(t *testing.T, preset string) configs.Run {
 	}
 	d.NextObservations = nil
 	run.Dataset = filepath.Join(t.TempDir(), "line.hdf5")
-	if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
+	if err := d4rl.Save(run.Dataset, d, d4rl.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	run.Env, run.Model.MaxEpLen, run.Eval.RTGScale, run.Eval.Targets = "test/Line-v0", 8, 10, []float64{10, 4}
@@ -395,14 +396,14 @@ func TestTrainRefusesAnotherConfig(t *testing.T) {
 func TestTrainRefusesAnotherStoredNormaliser(t *testing.T) {
 	run := tinyRun(t, "pendulum-medium-mingru")
 	run.Train.Steps, run.Train.EvalEvery, run.Eval.Episodes = 2, 0, 1
-	d, err := dataset.Load(writeDataset(t, 40, 3, 1, 0.5))
+	d, err := d4rl.Load(writeDataset(t, 40, 3, 1, 0.5))
 	if err != nil {
 		t.Fatal(err)
 	}
 	run.Dataset = filepath.Join(t.TempDir(), "normed.hdf5")
 	save := func(std float64) {
 		d.Norm = &dataset.Normalizer{Mean: []float64{0, 0, 0}, Std: []float64{1, std, 1}}
-		if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
+		if err := d4rl.Save(run.Dataset, d, d4rl.SaveOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -488,7 +489,7 @@ func writeDataset(t *testing.T, n, obsDim, actDim int, action float32) string {
 		d.Timeouts[i] = i%10 == 9
 	}
 	path := filepath.Join(t.TempDir(), "synthetic.hdf5")
-	if err := dataset.Save(path, d, dataset.SaveOptions{}); err != nil {
+	if err := d4rl.Save(path, d, d4rl.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -783,12 +784,12 @@ func notesOfRunOn(t *testing.T, edit func(d *dataset.Dataset)) []string {
 	t.Helper()
 	run := lineRun(t, "pendulum-medium-mingru")
 	run.Train.Steps, run.Train.Warmup, run.Train.EvalEvery, run.Eval.Episodes = 2, 1, 0, 1
-	d, err := dataset.Load(run.Dataset)
+	d, err := d4rl.Load(run.Dataset)
 	if err != nil {
 		t.Fatal(err)
 	}
 	edit(d)
-	if err := dataset.Save(run.Dataset, d, dataset.SaveOptions{}); err != nil {
+	if err := d4rl.Save(run.Dataset, d, d4rl.SaveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var notes []string

@@ -49,7 +49,7 @@ fuzz() {
 	fi
 	return 1
 }
-fuzz FuzzLoad ./dataset
+fuzz FuzzLoad ./dataset/d4rl
 fuzz FuzzDecode ./policy
 fuzz FuzzRead ./safetensors
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/dataset/d4rl"
 	"github.com/minrl/minrl/envs"
 )
 
@@ -47,7 +48,7 @@ func smallDataset(t *testing.T) string {
 	d.Timeouts[9] = true
 	d.Meta = dataset.Metadata{EnvID: "test/DatasetRefs-v0", Policy: "random", Seed: 7, HasSeed: true, Extra: map[string]string{"note": "x"}}
 	path := filepath.Join(t.TempDir(), "small.hdf5")
-	if err := dataset.Save(path, d, dataset.SaveOptions{Gzip: 1}); err != nil {
+	if err := d4rl.Save(path, d, d4rl.SaveOptions{Gzip: 1}); err != nil {
 		t.Fatal(err)
 	}
 	return path

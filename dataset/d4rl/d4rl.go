@@ -1,4 +1,4 @@
-package dataset
+package d4rl
 
 import (
 	"bytes"
@@ -13,8 +13,17 @@ import (
 
 	"github.com/scigolib/hdf5"
 
+	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/internal/atomicfile"
+	"github.com/minrl/minrl/internal/h5"
 	"github.com/minrl/minrl/internal/safefile"
+)
+
+var (
+	// ErrCorrupt reports HDF5 structures that cannot be valid.
+	ErrCorrupt = h5.ErrCorrupt
+	// ErrUnsupported reports valid HDF5 features the reader lacks.
+	ErrUnsupported = h5.ErrUnsupported
 )
 
 // HDF5 keys of the D4RL layout and of minrl's additions.
@@ -40,7 +49,7 @@ const (
 // h5Reader reads the D4RL layout from an HDF5 file.
 type h5Reader struct {
 	file io.Closer // nil for an in-memory file
-	f    *h5File
+	f    *h5.File
 }
 
 // maxH5Bytes bounds the HDF5 files openH5 reads (D4RL's largest are ~2 GB).
@@ -51,7 +60,7 @@ func openH5(path string) (*h5Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := openH5File(file, size)
+	f, err := h5.Open(file, size)
 	if err != nil {
 		file.Close()
 		return nil, err
@@ -68,7 +77,7 @@ func (r *h5Reader) Close() error {
 
 // has reports whether key exists.
 func (r *h5Reader) has(key string) (bool, error) {
-	_, ok, err := r.f.lookup(key)
+	_, ok, err := r.f.Lookup(key)
 	if err != nil {
 		return false, fmt.Errorf("key %q: %w", key, err)
 	}
@@ -76,15 +85,15 @@ func (r *h5Reader) has(key string) (bool, error) {
 }
 
 // info locates and checks the dataset key.
-func (r *h5Reader) info(key string) (*h5Dataset, error) {
-	addr, ok, err := r.f.lookup(key)
+func (r *h5Reader) info(key string) (*h5.Dataset, error) {
+	addr, ok, err := r.f.Lookup(key)
 	if err != nil {
 		return nil, fmt.Errorf("key %q: %w", key, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrMissingKey, key)
+		return nil, fmt.Errorf("%w %q", dataset.ErrMissingKey, key)
 	}
-	ds, err := r.f.dataset(addr)
+	ds, err := r.f.Dataset(addr)
 	if err != nil {
 		return nil, fmt.Errorf("key %q: %w", key, err)
 	}
@@ -104,7 +113,7 @@ func rowsShape(key string, dims []uint64, vector bool) (rows, width int, err err
 		if vector {
 			want = "(N,) or (N, 1)"
 		}
-		return 0, 0, fmt.Errorf("%w: key %q has shape %v, want %s", ErrShape, key, dims, want)
+		return 0, 0, fmt.Errorf("%w: key %q has shape %v, want %s", dataset.ErrShape, key, dims, want)
 	}
 	return rows, width, nil
 }
@@ -118,22 +127,22 @@ func (r *h5Reader) readFloats(key string, wantRows int, vector bool) ([]float32,
 	if err != nil {
 		return nil, 0, err
 	}
-	if ds.typ.class != h5ClassFloat {
-		return nil, 0, fmt.Errorf("%w: key %q has dtype %s, want float32", ErrShape, key, ds.typ)
+	if ds.Type().Class() != h5.ClassFloat {
+		return nil, 0, fmt.Errorf("%w: key %q has dtype %s, want float32", dataset.ErrShape, key, ds.Type())
 	}
-	rows, width, err := rowsShape(key, ds.dims, vector)
+	rows, width, err := rowsShape(key, ds.Dims(), vector)
 	if err != nil {
 		return nil, 0, err
 	}
 	if wantRows >= 0 && rows != wantRows {
-		return nil, 0, fmt.Errorf("%w: key %q has %d rows, observations %d", ErrShape, key, rows, wantRows)
+		return nil, 0, fmt.Errorf("%w: key %q has %d rows, observations %d", dataset.ErrShape, key, rows, wantRows)
 	}
 	if width == 0 {
-		return nil, 0, fmt.Errorf("%w: key %q has shape %v: no columns", ErrShape, key, ds.dims)
+		return nil, 0, fmt.Errorf("%w: key %q has shape %v: no columns", dataset.ErrShape, key, ds.Dims())
 	}
 	out := make([]float32, rows*width) // size checked against the file by info
-	order, size := ds.typ.order(), ds.typ.size
-	err = r.f.read(ds, func(i int, b []byte) {
+	order, size := ds.Type().Order(), ds.Type().Size()
+	err = r.f.Read(ds, func(i int, b []byte) {
 		dst := out[i : i+len(b)/size]
 		if size == 4 {
 			for k := range dst {
@@ -148,7 +157,7 @@ func (r *h5Reader) readFloats(key string, wantRows int, vector bool) ([]float32,
 	if err != nil {
 		return nil, 0, fmt.Errorf("key %q: %w", key, err)
 	}
-	if err := checkFinite(key, out, width); err != nil {
+	if err := dataset.CheckFinite(key, out, width); err != nil {
 		return nil, 0, err
 	}
 	return out, width, nil
@@ -163,20 +172,20 @@ func (r *h5Reader) readFlags(key string, wantRows int) ([]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c := ds.typ.class; c != h5ClassEnum && c != h5ClassFixed && c != h5ClassFloat {
-		return nil, fmt.Errorf("%w: key %q has dtype %s, want bool", ErrShape, key, ds.typ)
+	if c := ds.Type().Class(); c != h5.ClassEnum && c != h5.ClassFixed && c != h5.ClassFloat {
+		return nil, fmt.Errorf("%w: key %q has dtype %s, want bool", dataset.ErrShape, key, ds.Type())
 	}
-	rows, _, err := rowsShape(key, ds.dims, true)
+	rows, _, err := rowsShape(key, ds.Dims(), true)
 	if err != nil {
 		return nil, err
 	}
 	if rows != wantRows {
-		return nil, fmt.Errorf("%w: key %q has %d rows, observations %d", ErrShape, key, rows, wantRows)
+		return nil, fmt.Errorf("%w: key %q has %d rows, observations %d", dataset.ErrShape, key, rows, wantRows)
 	}
 	out := make([]bool, rows)
-	order, size, float := ds.typ.order(), ds.typ.size, ds.typ.class == h5ClassFloat
+	order, size, float := ds.Type().Order(), ds.Type().Size(), ds.Type().Class() == h5.ClassFloat
 	bad, badVal := -1, 0.0 // first non-finite float (rows arrive in storage order)
-	err = r.f.read(ds, func(i int, b []byte) {
+	err = r.f.Read(ds, func(i int, b []byte) {
 		for k := range len(b) / size {
 			e := b[k*size : (k+1)*size]
 			if !float {
@@ -199,7 +208,7 @@ func (r *h5Reader) readFlags(key string, wantRows int) ([]bool, error) {
 		return nil, fmt.Errorf("key %q: %w", key, err)
 	}
 	if bad >= 0 {
-		return nil, fmt.Errorf("%w: key %q row %d: %v", ErrNonFinite, key, bad, badVal)
+		return nil, fmt.Errorf("%w: key %q row %d: %v", dataset.ErrNonFinite, key, bad, badVal)
 	}
 	return out, nil
 }
@@ -210,12 +219,12 @@ func (r *h5Reader) readFloat64s(key string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ds.typ.class != h5ClassFloat || len(ds.dims) != 1 {
-		return nil, fmt.Errorf("%w: key %q is %s %v, want a float vector", ErrShape, key, ds.typ, ds.dims)
+	if ds.Type().Class() != h5.ClassFloat || len(ds.Dims()) != 1 {
+		return nil, fmt.Errorf("%w: key %q is %s %v, want a float vector", dataset.ErrShape, key, ds.Type(), ds.Dims())
 	}
-	out := make([]float64, ds.dims[0])
-	order, size := ds.typ.order(), ds.typ.size
-	err = r.f.read(ds, func(i int, b []byte) {
+	out := make([]float64, ds.Dims()[0])
+	order, size := ds.Type().Order(), ds.Type().Size()
+	err = r.f.Read(ds, func(i int, b []byte) {
 		for k := range len(b) / size {
 			if size == 4 {
 				out[i+k] = float64(math.Float32frombits(order.Uint32(b[4*k:])))
@@ -236,7 +245,7 @@ func (r *h5Reader) readFloat64s(key string) ([]float64, error) {
 // infos/qpos, infos/qvel, metadata/*, normalizer/*. Every float is
 // checked to be finite. Errors name the file, the key and, for values,
 // the row.
-func Load(path string) (*Dataset, error) {
+func Load(path string) (*dataset.Dataset, error) {
 	d, err := load(path)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", path, err)
@@ -246,10 +255,10 @@ func Load(path string) (*Dataset, error) {
 
 // LoadBytes reads a dataset from an HDF5 file held in memory (an embedded
 // one, say); name is used in errors.
-func LoadBytes(name string, data []byte) (*Dataset, error) {
-	f, err := openH5File(bytes.NewReader(data), int64(len(data)))
+func LoadBytes(name string, data []byte) (*dataset.Dataset, error) {
+	f, err := h5.Open(bytes.NewReader(data), int64(len(data)))
 	if err == nil {
-		var d *Dataset
+		var d *dataset.Dataset
 		if d, err = readAll(&h5Reader{f: f}); err == nil {
 			return d, nil
 		}
@@ -257,7 +266,7 @@ func LoadBytes(name string, data []byte) (*Dataset, error) {
 	return nil, fmt.Errorf("dataset %s: %w", name, err)
 }
 
-func load(path string) (*Dataset, error) {
+func load(path string) (*dataset.Dataset, error) {
 	r, err := openH5(path)
 	if err != nil {
 		return nil, err
@@ -266,9 +275,9 @@ func load(path string) (*Dataset, error) {
 	return readAll(r)
 }
 
-func readAll(r *h5Reader) (*Dataset, error) {
+func readAll(r *h5Reader) (*dataset.Dataset, error) {
 	var err error
-	d := &Dataset{}
+	d := &dataset.Dataset{}
 	if d.Observations, d.ObsDim, err = r.readFloats(keyObs, -1, false); err != nil {
 		return nil, err
 	}
@@ -299,7 +308,7 @@ func readAll(r *h5Reader) (*Dataset, error) {
 			return nil, err
 		}
 		if w != d.ObsDim {
-			return nil, fmt.Errorf("%w: key %q has %d columns, observations %d", ErrShape, keyNextObs, w, d.ObsDim)
+			return nil, fmt.Errorf("%w: key %q has %d columns, observations %d", dataset.ErrShape, keyNextObs, w, d.ObsDim)
 		}
 	}
 	for _, o := range []struct {
@@ -322,11 +331,11 @@ func readAll(r *h5Reader) (*Dataset, error) {
 		return nil, err
 	}
 	if d.Norm != nil && d.Norm.Dim() != d.ObsDim {
-		return nil, fmt.Errorf("%w: key %q has %d features, observations %d", ErrShape, keyNormMean, d.Norm.Dim(), d.ObsDim)
+		return nil, fmt.Errorf("%w: key %q has %d features, observations %d", dataset.ErrShape, keyNormMean, d.Norm.Dim(), d.ObsDim)
 	}
 	// The sizes must agree as Check has them; the values were checked
 	// finite as they were read, so skip a second pass over them.
-	if err := d.check(false); err != nil {
+	if err := d.CheckShapes(); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -336,42 +345,42 @@ func readAll(r *h5Reader) (*Dataset, error) {
 // attributes and its direct child datasets that hold one string or
 // number. Other entries (D4RL's policy weights live in subgroups) are
 // skipped, as are datatypes the reader does not decode.
-func (r *h5Reader) readMeta() (Metadata, error) {
-	var m Metadata
-	addr, ok, err := r.f.lookup(groupMeta)
+func (r *h5Reader) readMeta() (dataset.Metadata, error) {
+	var m dataset.Metadata
+	addr, ok, err := r.f.Lookup(groupMeta)
 	if err != nil || !ok {
 		return m, err
 	}
-	kids, err := r.f.children(addr)
+	kids, err := r.f.Children(addr)
 	if err != nil {
 		return m, fmt.Errorf("group %q: %w", groupMeta, err)
 	}
-	kv, err := r.f.attributes(addr)
+	kv, err := r.f.Attributes(addr)
 	if err != nil {
 		return m, fmt.Errorf("group %q: %w", groupMeta, err)
 	}
 	for name, a := range kids {
 		key := groupMeta + "/" + name
-		if isDS, err := r.f.isDataset(a); err != nil {
+		if isDS, err := r.f.IsDataset(a); err != nil {
 			return m, fmt.Errorf("key %q: %w", key, err)
 		} else if !isDS {
 			continue
 		}
-		ds, err := r.f.dataset(a)
-		if errors.Is(err, ErrUnsupported) {
+		ds, err := r.f.Dataset(a)
+		if errors.Is(err, h5.ErrUnsupported) {
 			continue
 		}
 		if err != nil {
 			return m, fmt.Errorf("key %q: %w", key, err)
 		}
-		if n, err := elemCount(ds.dims, 2); err != nil || n != 1 {
+		if n, err := h5.ElemCount(ds.Dims(), 2); err != nil || n != 1 {
 			continue
 		}
 		var elem []byte
-		if err := r.f.read(ds, func(_ int, b []byte) { elem = append(elem[:0], b...) }); err != nil {
+		if err := r.f.Read(ds, func(_ int, b []byte) { elem = append(elem[:0], b...) }); err != nil {
 			return m, fmt.Errorf("key %q: %w", key, err)
 		}
-		v, err := r.f.decodeValue(ds.typ, elem)
+		v, err := r.f.DecodeValue(ds.Type(), elem)
 		if err != nil {
 			return m, fmt.Errorf("key %q: %w", key, err)
 		}
@@ -380,13 +389,13 @@ func (r *h5Reader) readMeta() (Metadata, error) {
 	for k, v := range kv {
 		switch k {
 		case metaEnvID:
-			m.EnvID = v.text
+			m.EnvID = v.Text()
 		case metaPolicy:
-			m.Policy = v.text
+			m.Policy = v.Text()
 		case metaCommand:
-			m.Command = v.text
+			m.Command = v.Text()
 		case metaSeed:
-			if seed, err := strconv.ParseUint(v.text, 10, 64); err == nil {
+			if seed, err := strconv.ParseUint(v.Text(), 10, 64); err == nil {
 				m.Seed, m.HasSeed = seed, true
 				break
 			}
@@ -395,7 +404,7 @@ func (r *h5Reader) readMeta() (Metadata, error) {
 			if m.Extra == nil {
 				m.Extra = map[string]string{}
 			}
-			m.Extra[k] = v.text
+			m.Extra[k] = v.Text()
 		}
 	}
 	return m, nil
@@ -403,7 +412,7 @@ func (r *h5Reader) readMeta() (Metadata, error) {
 
 // readNormalizer reads group/state_mean and group/state_std; it returns
 // nil when neither exists.
-func (r *h5Reader) readNormalizer(group string) (*Normalizer, error) {
+func (r *h5Reader) readNormalizer(group string) (*dataset.Normalizer, error) {
 	kMean, kStd := group+"/state_mean", group+"/state_std"
 	hasMean, err := r.has(kMean)
 	if err != nil {
@@ -416,7 +425,7 @@ func (r *h5Reader) readNormalizer(group string) (*Normalizer, error) {
 	if !hasMean && !hasStd {
 		return nil, nil
 	}
-	nz := &Normalizer{}
+	nz := &dataset.Normalizer{}
 	if nz.Mean, err = r.readFloat64s(kMean); err != nil {
 		return nil, err
 	}
@@ -429,11 +438,11 @@ func (r *h5Reader) readNormalizer(group string) (*Normalizer, error) {
 	return nz, nil
 }
 
-// ReadNormalizer reads Normalizer statistics stored by WriteNormalizer
+// readNormalizerFile reads Normalizer statistics stored by writeNormalizer
 // (or by h5py as float vectors state_mean and state_std) under group of
 // the HDF5 file at path. It returns an error wrapping ErrMissingKey when
 // the group holds none.
-func ReadNormalizer(path, group string) (*Normalizer, error) {
+func readNormalizerFile(path, group string) (*dataset.Normalizer, error) {
 	r, err := openH5(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -442,7 +451,7 @@ func ReadNormalizer(path, group string) (*Normalizer, error) {
 	group = strings.Trim(group, "/")
 	nz, err := r.readNormalizer(group)
 	if err == nil && nz == nil {
-		err = fmt.Errorf("%w %q", ErrMissingKey, group+"/state_mean")
+		err = fmt.Errorf("%w %q", dataset.ErrMissingKey, group+"/state_mean")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -450,11 +459,11 @@ func ReadNormalizer(path, group string) (*Normalizer, error) {
 	return nz, nil
 }
 
-// WriteNormalizer stores the statistics as float64 datasets
+// writeNormalizer stores the statistics as float64 datasets
 // group/state_mean and group/state_std of an open scigolib file writer;
 // the group must already exist. h5py reads them as float64 arrays.
 // (scigolib v0.14.1 writes float attributes wrongly, hence datasets.)
-func WriteNormalizer(fw *hdf5.FileWriter, group string, n *Normalizer) error {
+func writeNormalizer(fw *hdf5.FileWriter, group string, n *dataset.Normalizer) error {
 	if err := n.Check(); err != nil {
 		return err
 	}
@@ -487,19 +496,19 @@ type SaveOptions struct {
 // (enum(int8){FALSE, TRUE}), metadata one-element datasets under
 // metadata/ (strings, and seed as uint64), the normaliser float64 vectors
 // under normalizer/.
-func Save(path string, d *Dataset, opt SaveOptions) error {
+func Save(path string, d *dataset.Dataset, opt SaveOptions) error {
 	if err := save(path, d, opt); err != nil {
 		return fmt.Errorf("dataset %s: %w", path, err)
 	}
 	return nil
 }
 
-func save(path string, d *Dataset, opt SaveOptions) (err error) {
+func save(path string, d *dataset.Dataset, opt SaveOptions) (err error) {
 	if err := d.Check(); err != nil {
 		return err
 	}
 	if d.N == 0 {
-		return fmt.Errorf("%w: no transitions to save", ErrShape)
+		return fmt.Errorf("%w: no transitions to save", dataset.ErrShape)
 	}
 	if opt.Gzip < 0 || opt.Gzip > 9 {
 		return fmt.Errorf("gzip level %d (want 0–9)", opt.Gzip)
@@ -510,13 +519,13 @@ func save(path string, d *Dataset, opt SaveOptions) (err error) {
 		case k == "" || k == "." || k == ".." || strings.ContainsAny(k, "/\x00"):
 			return fmt.Errorf("metadata key %q is not a valid HDF5 name", k)
 		case k == metaEnvID || k == metaPolicy || k == metaCommand || k == metaSeed:
-			return fmt.Errorf("metadata key %q is reserved: set the Metadata field instead", k)
+			return fmt.Errorf("metadata key %q is reserved: set the dataset.Metadata field instead", k)
 		}
 	}
 	return atomicfile.WriteNamed(path, func(tmp string) error { return writeH5(tmp, d, opt, extra) })
 }
 
-func writeH5(path string, d *Dataset, opt SaveOptions, extra []string) (err error) {
+func writeH5(path string, d *dataset.Dataset, opt SaveOptions, extra []string) (err error) {
 	defer func() {
 		if r := recover(); r != nil { // a writer bug must not crash the caller
 			err = fmt.Errorf("scigolib/hdf5 panicked while writing: %v", r)
@@ -649,7 +658,7 @@ func writeH5(path string, d *Dataset, opt SaveOptions, extra []string) (err erro
 		if _, err := fw.CreateGroup("/" + groupNorm); err != nil {
 			return err
 		}
-		if err := WriteNormalizer(fw, groupNorm, d.Norm); err != nil {
+		if err := writeNormalizer(fw, groupNorm, d.Norm); err != nil {
 			return err
 		}
 	}

@@ -1,5 +1,5 @@
 //go:build !race
 
-package dataset
+package d4rl
 
 const raceEnabled = false

@@ -1,4 +1,4 @@
-package dataset
+package h5
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 // Groups, links, attributes and the global heap: how h5read.go finds
 // datasets by path and reads small metadata values.
 
-// children lists the members of the group whose object header is at addr:
+// Children lists the members of the group whose object header is at addr:
 // name -> object header address (hard links only). Results are cached.
-func (f *h5File) children(addr uint64) (map[string]uint64, error) {
+func (f *File) Children(addr uint64) (map[string]uint64, error) {
 	if kids, ok := f.groups[addr]; ok {
 		return kids, nil
 	}
@@ -31,7 +31,7 @@ func (f *h5File) children(addr uint64) (map[string]uint64, error) {
 	return kids, nil
 }
 
-func (f *h5File) readChildren(addr uint64) (map[string]uint64, error) {
+func (f *File) readChildren(addr uint64) (map[string]uint64, error) {
 	msgs, err := f.messages(addr)
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func (f *h5File) readChildren(addr uint64) (map[string]uint64, error) {
 
 // symbolTable adds the entries of an old-style group (B-tree v1 of symbol
 // table nodes, names in a local heap) to out.
-func (f *h5File) symbolTable(btree, heapAddr uint64, out map[string]uint64) error {
+func (f *File) symbolTable(btree, heapAddr uint64, out map[string]uint64) error {
 	// Local heap: "HEAP", version, reserved(3), data size(L), free list(L), data address(O).
 	hh := make([]byte, 8+2*f.lenSize+f.offSize)
 	if err := f.readAt(hh, heapAddr); err != nil {
@@ -146,7 +146,7 @@ func (f *h5File) symbolTable(btree, heapAddr uint64, out map[string]uint64) erro
 }
 
 // symbolNode adds the entries of one symbol table node ("SNOD").
-func (f *h5File) symbolNode(addr uint64, heap []byte, out map[string]uint64) error {
+func (f *File) symbolNode(addr uint64, heap []byte, out map[string]uint64) error {
 	var head [8]byte
 	if err := f.readAt(head[:], addr); err != nil {
 		return err
@@ -187,7 +187,7 @@ func (f *h5File) symbolNode(addr uint64, heap []byte, out map[string]uint64) err
 
 // parseLink decodes a link message; ok is false for soft and external
 // links, which are not followed.
-func (f *h5File) parseLink(b []byte) (name string, addr uint64, ok bool, err error) {
+func (f *File) parseLink(b []byte) (name string, addr uint64, ok bool, err error) {
 	d := &decoder{b: b}
 	if v := d.u8(); v != 1 {
 		return "", 0, false, fmt.Errorf("%w: link message version %d", ErrCorrupt, v)
@@ -217,9 +217,9 @@ func (f *h5File) parseLink(b []byte) (name string, addr uint64, ok bool, err err
 	return name, addr, typ == 0, nil
 }
 
-// isDataset reports whether the object at addr is a dataset (has a
+// IsDataset reports whether the object at addr is a dataset (has a
 // dataspace) rather than a group.
-func (f *h5File) isDataset(addr uint64) (bool, error) {
+func (f *File) IsDataset(addr uint64) (bool, error) {
 	msgs, err := f.messages(addr)
 	if err != nil {
 		return false, err
@@ -227,12 +227,12 @@ func (f *h5File) isDataset(addr uint64) (bool, error) {
 	return slices.ContainsFunc(msgs, func(m h5Message) bool { return m.typ == h5MsgDataspace }), nil
 }
 
-// lookup resolves a slash-separated path from the root group; ok is false
+// Lookup resolves a slash-separated path from the root group; ok is false
 // when a component does not exist.
-func (f *h5File) lookup(path string) (addr uint64, ok bool, err error) {
+func (f *File) Lookup(path string) (addr uint64, ok bool, err error) {
 	addr = f.root
 	for _, name := range strings.Split(strings.Trim(path, "/"), "/") {
-		kids, err := f.children(addr)
+		kids, err := f.Children(addr)
 		if err != nil {
 			return 0, false, err
 		}
@@ -245,22 +245,22 @@ func (f *h5File) lookup(path string) (addr uint64, ok bool, err error) {
 
 // Attributes and small values.
 
-// h5Value is a decoded one-element value: a string or a number (with its
+// Value is a decoded one-element value: a string or a number (with its
 // exact decimal text).
-type h5Value struct {
+type Value struct {
 	text  string
 	num   float64
 	isNum bool
 }
 
-// attributes returns the scalar (one-element) attributes of the object at
+// Attributes returns the scalar (one-element) attributes of the object at
 // addr; other attributes are skipped.
-func (f *h5File) attributes(addr uint64) (map[string]h5Value, error) {
+func (f *File) Attributes(addr uint64) (map[string]Value, error) {
 	msgs, err := f.messages(addr)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]h5Value{}
+	out := map[string]Value{}
 	for _, m := range msgs {
 		if m.typ != h5MsgAttribute {
 			continue
@@ -276,7 +276,7 @@ func (f *h5File) attributes(addr uint64) (map[string]h5Value, error) {
 	return out, nil
 }
 
-func (f *h5File) parseAttribute(b []byte) (string, h5Value, bool, error) {
+func (f *File) parseAttribute(b []byte) (string, Value, bool, error) {
 	d := &decoder{b: b}
 	version := d.u8()
 	flags := d.u8()
@@ -289,55 +289,55 @@ func (f *h5File) parseAttribute(b []byte) (string, h5Value, bool, error) {
 	case 3:
 		d.skip(1) // name character set
 	default:
-		return "", h5Value{}, false, fmt.Errorf("%w: attribute message version %d", ErrCorrupt, version)
+		return "", Value{}, false, fmt.Errorf("%w: attribute message version %d", ErrCorrupt, version)
 	}
 	nameB := d.bytes(pad(nameSize))
 	typeB := d.bytes(pad(typeSize))
 	spaceB := d.bytes(pad(spaceSize))
 	if d.err != nil {
-		return "", h5Value{}, false, d.err
+		return "", Value{}, false, d.err
 	}
 	name, _, _ := strings.Cut(string(nameB[:min(nameSize, len(nameB))]), "\x00")
 	if flags&3 != 0 {
-		return name, h5Value{}, false, nil // shared datatype or dataspace: skip
+		return name, Value{}, false, nil // shared datatype or dataspace: skip
 	}
 	t, err := parseDatatype(typeB[:typeSize], f.offSize)
 	if err != nil {
 		if errors.Is(err, ErrUnsupported) {
-			return name, h5Value{}, false, nil
+			return name, Value{}, false, nil
 		}
-		return "", h5Value{}, false, fmt.Errorf("attribute %q: %w", name, err)
+		return "", Value{}, false, fmt.Errorf("attribute %q: %w", name, err)
 	}
 	dims, err := f.parseDataspace(spaceB[:spaceSize])
 	if err != nil {
-		return "", h5Value{}, false, fmt.Errorf("attribute %q: %w", name, err)
+		return "", Value{}, false, fmt.Errorf("attribute %q: %w", name, err)
 	}
-	if n, err := elemCount(dims, 2); err != nil || n != 1 {
-		return name, h5Value{}, false, nil // not a scalar: skip
+	if n, err := ElemCount(dims, 2); err != nil || n != 1 {
+		return name, Value{}, false, nil // not a scalar: skip
 	}
 	data := d.bytes(t.size)
 	if d.err != nil {
-		return "", h5Value{}, false, fmt.Errorf("attribute %q: %w", name, d.err)
+		return "", Value{}, false, fmt.Errorf("attribute %q: %w", name, d.err)
 	}
-	v, err := f.decodeValue(t, data)
+	v, err := f.DecodeValue(t, data)
 	if err != nil {
-		return "", h5Value{}, false, fmt.Errorf("attribute %q: %w", name, err)
+		return "", Value{}, false, fmt.Errorf("attribute %q: %w", name, err)
 	}
 	return name, v, true, nil
 }
 
-// decodeValue decodes one element of type t.
-func (f *h5File) decodeValue(t h5Type, e []byte) (h5Value, error) {
+// DecodeValue decodes one element of type t.
+func (f *File) DecodeValue(t Type, e []byte) (Value, error) {
 	order := t.order()
 	switch t.class {
-	case h5ClassFloat:
+	case ClassFloat:
 		if t.size == 4 {
 			x := float64(math.Float32frombits(order.Uint32(e)))
-			return h5Value{text: fmtFloat(x, 32), num: x, isNum: true}, nil
+			return Value{text: fmtFloat(x, 32), num: x, isNum: true}, nil
 		}
 		x := math.Float64frombits(order.Uint64(e))
-		return h5Value{text: fmtFloat(x, 64), num: x, isNum: true}, nil
-	case h5ClassFixed, h5ClassEnum:
+		return Value{text: fmtFloat(x, 64), num: x, isNum: true}, nil
+	case ClassFixed, ClassEnum:
 		var u uint64
 		switch t.size {
 		case 1:
@@ -351,31 +351,31 @@ func (f *h5File) decodeValue(t h5Type, e []byte) (h5Value, error) {
 		}
 		if t.signed {
 			s := int64(u<<(64-8*t.size)) >> (64 - 8*t.size) // sign-extend
-			return h5Value{text: strconv.FormatInt(s, 10), num: float64(s), isNum: true}, nil
+			return Value{text: strconv.FormatInt(s, 10), num: float64(s), isNum: true}, nil
 		}
-		return h5Value{text: strconv.FormatUint(u, 10), num: float64(u), isNum: true}, nil
-	case h5ClassString:
+		return Value{text: strconv.FormatUint(u, 10), num: float64(u), isNum: true}, nil
+	case ClassString:
 		s, _, _ := strings.Cut(string(e), "\x00")
-		return h5Value{text: strings.TrimRight(s, " ")}, nil
-	case h5ClassVLen:
+		return Value{text: strings.TrimRight(s, " ")}, nil
+	case ClassVLen:
 		d := &decoder{b: e}
 		n := d.u32()
 		coll := d.uN(f.offSize)
 		idx := d.u32()
 		if d.err != nil {
-			return h5Value{}, d.err
+			return Value{}, d.err
 		}
 		s, err := f.globalHeapObject(coll, idx, uint64(n))
-		return h5Value{text: string(s)}, err
+		return Value{text: string(s)}, err
 	}
-	return h5Value{}, fmt.Errorf("%w: %s value", ErrUnsupported, t)
+	return Value{}, fmt.Errorf("%w: %s value", ErrUnsupported, t)
 }
 
 func fmtFloat(x float64, bits int) string { return strconv.FormatFloat(x, 'g', -1, bits) }
 
 // globalHeapObject returns object idx of the global heap collection at
 // addr (variable-length data), checking it is n bytes long.
-func (f *h5File) globalHeapObject(addr uint64, idx uint32, n uint64) ([]byte, error) {
+func (f *File) globalHeapObject(addr uint64, idx uint32, n uint64) ([]byte, error) {
 	var head [8]byte
 	if err := f.readAt(head[:], addr); err != nil {
 		return nil, err

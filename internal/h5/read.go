@@ -1,4 +1,4 @@
-package dataset
+package h5
 
 import (
 	"bytes"
@@ -12,24 +12,6 @@ import (
 	"slices"
 )
 
-// This file and h5groups.go are minrl's HDF5 reader: a small, defensive
-// implementation of the parts of the format that h5py (default settings),
-// D4RL and scigolib/hdf5's writer produce. See doc.go for why it exists.
-//
-// Supported: superblocks v0–v3; object headers v1 and v2 with
-// continuation blocks; groups stored as symbol tables (B-tree v1 + local
-// heap) or as compact link messages; dataspace v1/v2; integer, float,
-// enum, fixed-length string and variable-length string datatypes; data
-// layout v3 (and v4 for compact and contiguous storage); chunk index
-// B-tree v1; filters deflate, shuffle and fletcher32; compact attributes
-// v1–v3; global heap (variable-length strings). Anything else is an
-// ErrUnsupported error, never a guess.
-//
-// Every size and address read from the file is checked against the file
-// size (or a small fixed limit) before it drives a loop or an allocation,
-// so a corrupt or hostile file gives an error, not a panic, a hang or an
-// out-of-memory crash.
-
 var (
 	// ErrCorrupt reports HDF5 structures that cannot be valid.
 	ErrCorrupt = errors.New("corrupt HDF5 data")
@@ -38,11 +20,11 @@ var (
 )
 
 const (
-	h5ClassFixed  = 0
-	h5ClassFloat  = 1
-	h5ClassString = 3
-	h5ClassEnum   = 8
-	h5ClassVLen   = 9
+	ClassFixed  = 0
+	ClassFloat  = 1
+	ClassString = 3
+	ClassEnum   = 8
+	ClassVLen   = 9
 
 	h5LayoutCompact    = 0
 	h5LayoutContiguous = 1
@@ -76,8 +58,8 @@ const (
 
 var h5Signature = []byte("\x89HDF\r\n\x1a\n")
 
-// h5File reads HDF5 structures from r.
-type h5File struct {
+// File reads HDF5 structures from r.
+type File struct {
 	r        io.ReaderAt
 	size     uint64 // file size in bytes
 	base     uint64 // base address; file addresses are relative to it
@@ -89,9 +71,9 @@ type h5File struct {
 	plainBuf []byte // reused decompressed-chunk buffer
 }
 
-// openH5File parses the superblock.
-func openH5File(r io.ReaderAt, size int64) (*h5File, error) {
-	f := &h5File{r: r, size: uint64(max(size, 0))}
+// Open parses the superblock.
+func Open(r io.ReaderAt, size int64) (*File, error) {
+	f := &File{r: r, size: uint64(max(size, 0))}
 	// The superblock sits at 0 or after a user block of 512·2^k bytes.
 	for at := uint64(0); ; at = max(512, 2*at) {
 		if at+64 > f.size {
@@ -150,7 +132,7 @@ func openH5File(r io.ReaderAt, size int64) (*h5File, error) {
 }
 
 // readAt reads len(p) bytes at file address addr.
-func (f *h5File) readAt(p []byte, addr uint64) error {
+func (f *File) readAt(p []byte, addr uint64) error {
 	a := addr + f.base
 	if a < addr || a > f.size || uint64(len(p)) > f.size-a {
 		return fmt.Errorf("%w: %d bytes at address %d beyond end of file (%d bytes)", ErrCorrupt, len(p), addr, f.size)
@@ -162,13 +144,13 @@ func (f *h5File) readAt(p []byte, addr uint64) error {
 }
 
 // within reports whether n bytes at addr lie inside the file.
-func (f *h5File) within(addr, n uint64) bool {
+func (f *File) within(addr, n uint64) bool {
 	a := addr + f.base
 	return a >= addr && a <= f.size && n <= f.size-a
 }
 
 // undefined reports the all-ones address HDF5 uses for "not allocated".
-func (f *h5File) undefined(a uint64) bool {
+func (f *File) undefined(a uint64) bool {
 	return a == math.MaxUint64>>(64-8*f.offSize)
 }
 
@@ -234,7 +216,7 @@ type h5Message struct {
 
 // messages reads every message of the object header at addr, following
 // continuation blocks.
-func (f *h5File) messages(addr uint64) ([]h5Message, error) {
+func (f *File) messages(addr uint64) ([]h5Message, error) {
 	var pre [16]byte
 	n := uint64(len(pre))
 	if !f.within(addr, n) {
@@ -256,7 +238,7 @@ func (f *h5File) messages(addr uint64) ([]h5Message, error) {
 	return f.messageBlocks(addr, addr+16, size, 1, 0)
 }
 
-func (f *h5File) messagesV2(addr uint64) ([]h5Message, error) {
+func (f *File) messagesV2(addr uint64) ([]h5Message, error) {
 	var pre [6 + 16 + 4 + 8]byte
 	n := min(uint64(len(pre)), f.size-(addr+f.base))
 	if err := f.readAt(pre[:n], addr); err != nil {
@@ -282,7 +264,7 @@ func (f *h5File) messagesV2(addr uint64) ([]h5Message, error) {
 
 // messageBlocks parses the first message block at (start, size) and every
 // continuation block it leads to.
-func (f *h5File) messageBlocks(addr, start, size uint64, version int, flags uint8) ([]h5Message, error) {
+func (f *File) messageBlocks(addr, start, size uint64, version int, flags uint8) ([]h5Message, error) {
 	type block struct{ addr, size uint64 }
 	blocks := []block{{start, size}}
 	var msgs []h5Message
@@ -348,8 +330,8 @@ func btoi(b bool) int {
 	return 0
 }
 
-// h5Type is an element datatype.
-type h5Type struct {
+// Type is an element datatype.
+type Type struct {
 	class     int // h5Class*
 	size      int // bytes per element
 	bigEndian bool
@@ -357,69 +339,69 @@ type h5Type struct {
 	vlenStr   bool // variable-length string (class 9)
 }
 
-func (t h5Type) String() string {
+func (t Type) String() string {
 	switch t.class {
-	case h5ClassFixed:
+	case ClassFixed:
 		if t.signed {
 			return fmt.Sprintf("int%d", 8*t.size)
 		}
 		return fmt.Sprintf("uint%d", 8*t.size)
-	case h5ClassFloat:
+	case ClassFloat:
 		return fmt.Sprintf("float%d", 8*t.size)
-	case h5ClassEnum:
+	case ClassEnum:
 		return fmt.Sprintf("enum(%d bytes)", t.size)
-	case h5ClassString:
+	case ClassString:
 		return fmt.Sprintf("string(%d bytes)", t.size)
-	case h5ClassVLen:
+	case ClassVLen:
 		return "vlen string"
 	}
 	return fmt.Sprintf("class %d", t.class)
 }
 
-func (t h5Type) order() binary.ByteOrder {
+func (t Type) order() binary.ByteOrder {
 	if t.bigEndian {
 		return binary.BigEndian
 	}
 	return binary.LittleEndian
 }
 
-func parseDatatype(b []byte, offSize int) (h5Type, error) {
+func parseDatatype(b []byte, offSize int) (Type, error) {
 	d := &decoder{b: b}
 	cv := d.u8()
 	bits := [3]uint8{d.u8(), d.u8(), d.u8()}
 	size := d.u32()
 	if d.err != nil {
-		return h5Type{}, d.err
+		return Type{}, d.err
 	}
-	t := h5Type{class: int(cv & 0x0f), size: int(size), bigEndian: bits[0]&1 != 0}
+	t := Type{class: int(cv & 0x0f), size: int(size), bigEndian: bits[0]&1 != 0}
 	switch t.class {
-	case h5ClassFixed:
+	case ClassFixed:
 		t.signed = bits[0]&0x08 != 0
 		if size != 1 && size != 2 && size != 4 && size != 8 {
 			return t, fmt.Errorf("%w: %d-byte integer", ErrUnsupported, size)
 		}
-	case h5ClassFloat:
+	case ClassFloat:
 		if size != 4 && size != 8 {
 			return t, fmt.Errorf("%w: %d-byte float", ErrUnsupported, size)
 		}
 		if bits[0]&0x40 != 0 {
 			return t, fmt.Errorf("%w: VAX float byte order", ErrUnsupported)
 		}
-	case h5ClassEnum:
+	case ClassEnum:
 		base, err := parseDatatype(b[min(len(b), 8):], offSize)
 		if err != nil {
 			return t, fmt.Errorf("enum base type: %w", err)
 		}
-		if base.class != h5ClassFixed || base.size != t.size {
+		if base.class != ClassFixed || base.size != t.size {
 			return t, fmt.Errorf("%w: enum base type %s of size %d", ErrCorrupt, base, t.size)
 		}
 		t.bigEndian, t.signed = base.bigEndian, base.signed
-	case h5ClassString:
+	case ClassString:
 		t.bigEndian = false
 		if size == 0 || size > 1<<20 {
 			return t, fmt.Errorf("%w: %d-byte string", ErrCorrupt, size)
 		}
-	case h5ClassVLen:
+	case ClassVLen:
 		if bits[0]&0x0f != 1 {
 			return t, fmt.Errorf("%w: variable-length sequence (only strings are read)", ErrUnsupported)
 		}
@@ -433,7 +415,7 @@ func parseDatatype(b []byte, offSize int) (h5Type, error) {
 	return t, nil
 }
 
-func (f *h5File) parseDataspace(b []byte) ([]uint64, error) {
+func (f *File) parseDataspace(b []byte) ([]uint64, error) {
 	d := &decoder{b: b}
 	version, rank := d.u8(), int(d.u8())
 	d.u8() // flags: max dims and permutation follow the dims; not needed
@@ -457,11 +439,11 @@ func (f *h5File) parseDataspace(b []byte) ([]uint64, error) {
 	return dims, d.err
 }
 
-// elemCount returns the product of dims, or an error when it exceeds
+// ElemCount returns the product of dims, or an error when it exceeds
 // limit or a dimension exceeds math.MaxInt32 (rows and widths become ints;
 // a huge dimension next to a zero one holds no elements, so only this
 // catches it).
-func elemCount(dims []uint64, limit uint64) (uint64, error) {
+func ElemCount(dims []uint64, limit uint64) (uint64, error) {
 	n := uint64(1)
 	for _, x := range dims {
 		if x > math.MaxInt32 || x != 0 && n > limit/x {
@@ -477,10 +459,10 @@ type h5Filter struct {
 	params []uint32
 }
 
-// h5Dataset is everything needed to read one dataset's elements.
-type h5Dataset struct {
+// Dataset is everything needed to read one dataset's elements.
+type Dataset struct {
 	dims      []uint64
-	typ       h5Type
+	typ       Type
 	layout    int
 	compact   []byte   // h5LayoutCompact
 	addr      uint64   // contiguous data or chunk B-tree
@@ -489,15 +471,15 @@ type h5Dataset struct {
 	chunks    []h5Chunk // h5LayoutChunked, filled by check
 }
 
-// dataset parses and checks the dataset whose object header is at addr:
+// Dataset parses and checks the dataset whose object header is at addr:
 // afterwards its storage is known to lie inside the file and to hold
 // exactly its elements.
-func (f *h5File) dataset(addr uint64) (*h5Dataset, error) {
+func (f *File) Dataset(addr uint64) (*Dataset, error) {
 	msgs, err := f.messages(addr)
 	if err != nil {
 		return nil, err
 	}
-	ds := &h5Dataset{layout: -1}
+	ds := &Dataset{layout: -1}
 	var haveSpace, haveType bool
 	for _, m := range msgs {
 		switch m.typ {
@@ -528,7 +510,7 @@ func (f *h5File) dataset(addr uint64) (*h5Dataset, error) {
 	return ds, nil
 }
 
-func (f *h5File) parseLayout(ds *h5Dataset, b []byte) error {
+func (f *File) parseLayout(ds *Dataset, b []byte) error {
 	d := &decoder{b: b}
 	version := d.u8()
 	if version != 3 && version != 4 {
@@ -606,11 +588,11 @@ func parseFilters(b []byte) ([]h5Filter, error) {
 // check verifies that the dataset's storage lies inside the file and
 // covers all its elements (for chunked data: every chunk is present and
 // plausibly sized), so that it cannot claim more data than the file holds.
-func (f *h5File) check(ds *h5Dataset) error {
+func (f *File) check(ds *Dataset) error {
 	if ds.typ.size <= 0 {
 		return fmt.Errorf("%w: zero-size elements", ErrCorrupt)
 	}
-	n, err := elemCount(ds.dims, math.MaxInt64/uint64(ds.typ.size))
+	n, err := ElemCount(ds.dims, math.MaxInt64/uint64(ds.typ.size))
 	if err != nil {
 		return err
 	}
@@ -691,7 +673,7 @@ func (f *h5File) check(ds *h5Dataset) error {
 }
 
 // chunkBytes returns the size of one whole chunk.
-func (f *h5File) chunkBytes(ds *h5Dataset) (int, error) {
+func (f *File) chunkBytes(ds *Dataset) (int, error) {
 	n := uint64(ds.typ.size)
 	for _, c := range ds.chunkDims {
 		if n > h5MaxChunkBytes/c {
@@ -707,7 +689,7 @@ func (f *h5File) chunkBytes(ds *h5Dataset) (int, error) {
 // stores every chunk whole; scigolib v0.14.1 stores edge chunks cut
 // short, which is readable (h5py reads it) exactly when the cut keeps
 // this prefix, i.e. when only the first dimension overhangs.
-func chunkNeed(ds *h5Dataset, offs []uint64) uint64 {
+func chunkNeed(ds *Dataset, offs []uint64) uint64 {
 	last, stride := uint64(0), uint64(1)
 	for i := len(ds.dims) - 1; i >= 0; i-- {
 		used := min(ds.chunkDims[i], ds.dims[i]-offs[i])
@@ -728,7 +710,7 @@ type h5Chunk struct {
 
 // chunks lists the chunks of a chunked dataset from its B-tree, checking
 // that each one lies inside the file and inside the dataset's extent.
-func (f *h5File) chunks(ds *h5Dataset) ([]h5Chunk, error) {
+func (f *File) chunks(ds *Dataset) ([]h5Chunk, error) {
 	if f.undefined(ds.addr) {
 		return nil, nil
 	}
@@ -797,13 +779,13 @@ func (f *h5File) chunks(ds *h5Dataset) ([]h5Chunk, error) {
 	return out, nil
 }
 
-// read passes every element of ds to emit, in runs: emit(i, b) receives
+// Read passes every element of ds to emit, in runs: emit(i, b) receives
 // the file bytes of elements i, i+1, … (len(b) is a multiple of the
 // element size; b is reused after emit returns). Elements arrive in
 // storage order, not necessarily in index order.
-func (f *h5File) read(ds *h5Dataset, emit func(elem int, b []byte)) error {
+func (f *File) Read(ds *Dataset, emit func(elem int, b []byte)) error {
 	size := ds.typ.size
-	n, _ := elemCount(ds.dims, math.MaxInt64) // checked by dataset
+	n, _ := ElemCount(ds.dims, math.MaxInt64) // checked by dataset
 	switch ds.layout {
 	case h5LayoutCompact:
 		emit(0, ds.compact[:int(n)*size])
@@ -836,7 +818,7 @@ func (f *h5File) read(ds *h5Dataset, emit func(elem int, b []byte)) error {
 
 // readChunk reads one chunk and undoes its filters; the result (reused
 // between calls) holds a whole chunk.
-func (f *h5File) readChunk(ds *h5Dataset, c h5Chunk, chunkSize int) ([]byte, error) {
+func (f *File) readChunk(ds *Dataset, c h5Chunk, chunkSize int) ([]byte, error) {
 	if cap(f.chunkBuf) < int(c.nbytes) {
 		f.chunkBuf = make([]byte, c.nbytes)
 	}

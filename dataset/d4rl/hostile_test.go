@@ -1,4 +1,4 @@
-package dataset
+package d4rl
 
 import (
 	"bytes"
@@ -8,9 +8,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/internal/h5"
 
 	"github.com/scigolib/hdf5"
 )
@@ -104,7 +106,7 @@ func TestSharedChunkBytes(t *testing.T) {
 		t.Fatalf("patched %d layouts", lay)
 	}
 	b = append(b, z.Bytes()...)
-	f, err := openH5File(bytes.NewReader(b), int64(len(b)))
+	f, err := h5.Open(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,98 +135,6 @@ func TestDuplicateChunkOffsets(t *testing.T) {
 	wantCorrupt(t, err, "twice")
 }
 
-// TestSymbolNamesInLargeHeap: a group of many entries whose names sit in a
-// large local heap. Each name once copied the rest of the heap, and the
-// map key kept the copy: memory grew as entries × heap size.
-func TestSymbolNamesInLargeHeap(t *testing.T) {
-	const heapSize, junk = 1 << 18, 200
-	p := filepath.Join(t.TempDir(), "v.hdf5")
-	if err := Save(p, synth(5, 4, 2, []int{30, 20, 10}, "tot"), SaveOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(p)
-	f, err := openH5File(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kids, err := f.children(f.root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, _ := f.messages(f.root)
-	var btree, heapAddr uint64
-	for _, m := range msgs {
-		if m.typ == h5MsgSymbolTable {
-			btree, heapAddr = binary.LittleEndian.Uint64(m.data), binary.LittleEndian.Uint64(m.data[8:])
-		}
-	}
-	if btree == 0 || f.offSize != 8 || f.lenSize != 8 {
-		t.Fatalf("root group: B-tree %d, sizes %d/%d", btree, f.offSize, f.lenSize)
-	}
-	// build returns the file with the root group's names replaced by
-	// kids' names plus extra ones, in one symbol table node.
-	build := func(extra []string) []byte {
-		b := bytes.Clone(b)
-		heap := make([]byte, 8, heapSize)
-		type ent struct{ off, obj uint64 }
-		var ents []ent
-		for name, a := range kids {
-			ents = append(ents, ent{uint64(len(heap)), a})
-			heap = append(append(heap, name...), 0)
-		}
-		for _, name := range extra {
-			ents = append(ents, ent{uint64(len(heap)), kids[keyObs]})
-			heap = append(append(heap, name...), 0)
-		}
-		heap = heap[:heapSize]
-		heapData := uint64(len(b))
-		b = append(b, heap...)
-		snod := uint64(len(b))
-		b = append(b, 'S', 'N', 'O', 'D', 1, 0, 0, 0)
-		binary.LittleEndian.PutUint16(b[snod+6:], uint16(len(ents)))
-		for _, e := range ents {
-			var r [40]byte
-			binary.LittleEndian.PutUint64(r[0:], e.off)
-			binary.LittleEndian.PutUint64(r[8:], e.obj)
-			b = append(b, r[:]...)
-		}
-		binary.LittleEndian.PutUint64(b[heapAddr+8:], heapSize)
-		binary.LittleEndian.PutUint64(b[heapAddr+24:], heapData)
-		binary.LittleEndian.PutUint16(b[btree+6:], 1)       // one child
-		binary.LittleEndian.PutUint64(b[btree+24+8:], snod) // after the first key
-		return b
-	}
-	names := make([]string, junk)
-	for i := range names {
-		names[i] = "junk" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-	}
-	b2 := build(names)
-	f, err = openH5File(bytes.NewReader(b2), int64(len(b2)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	got, err := f.children(f.root)
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(kids)+junk || got[keyActions] != kids[keyActions] {
-		t.Fatalf("%d children, want %d", len(got), len(kids)+junk)
-	}
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*heapSize {
-		t.Errorf("reading %d names from a %d-byte heap allocated %d bytes", len(got), heapSize, grew)
-	}
-	if _, err := LoadBytes("big heap", b2); err != nil {
-		t.Errorf("Load: %v", err)
-	}
-	// A name longer than the limit is refused.
-	b3 := build([]string{strings.Repeat("x", 5000)})
-	_, err = LoadBytes("long name", b3)
-	wantCorrupt(t, err, "symbol name")
-}
-
 // TestNonFiniteFlags: a NaN terminal was nonzero, hence an episode end.
 func TestNonFiniteFlags(t *testing.T) {
 	for _, c := range []struct {
@@ -248,8 +158,8 @@ func TestNonFiniteFlags(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "nan.hdf5")
 		writeTestH5(t, p, []string{"metadata"}, replace(es, e))
 		_, err := Load(p)
-		if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want ErrNonFinite at %s", c.key, err, c.want)
+		if !errors.Is(err, dataset.ErrNonFinite) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want dataset.ErrNonFinite at %s", c.key, err, c.want)
 		}
 	}
 }

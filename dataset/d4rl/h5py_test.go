@@ -1,4 +1,4 @@
-package dataset
+package d4rl
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/minrl/minrl/dataset"
 )
 
 // The h5py interop test needs Debian's python3-h5py (numpy bools are
@@ -46,8 +48,8 @@ def formula(n, od=3, ad=2):
                 qpos=qpos, qvel=qvel, terminals=term, timeouts=tout)
 `
 
-func formulaDataset(n int) *Dataset {
-	d := New(n, 3, 2)
+func formulaDataset(n int) *dataset.Dataset {
+	d := dataset.New(n, 3, 2)
 	for i := range n {
 		for j := range 3 {
 			d.Observations[i*3+j] = float32(i)*0.25 + float32(j)
@@ -89,7 +91,7 @@ func TestH5pyReadsMinrlFiles(t *testing.T) {
 	const n = 70001 // several chunks per array, the last one partial
 	dir := t.TempDir()
 	d := formulaDataset(n)
-	d.Meta = Metadata{EnvID: "Hopper-v3", Policy: "sac", Command: "minrl collect", Seed: 0x9e3779b97f4a7c15, HasSeed: true,
+	d.Meta = dataset.Metadata{EnvID: "Hopper-v3", Policy: "sac", Command: "minrl collect", Seed: 0x9e3779b97f4a7c15, HasSeed: true,
 		Extra: map[string]string{"algorithm": "SAC"}}
 	var err error
 	if d.Norm, err = d.FitNormalizer(); err != nil {
@@ -186,7 +188,7 @@ print("written")
 `, strconv.Itoa(n), dir)
 
 	want := formulaDataset(n)
-	check := func(name string, d *Dataset, nextObs, timeouts, infos bool) {
+	check := func(name string, d *dataset.Dataset, nextObs, timeouts, infos bool) {
 		t.Helper()
 		if d.N != n || d.ObsDim != 3 || d.ActDim != 2 {
 			t.Fatalf("%s: sizes %d %d %d", name, d.N, d.ObsDim, d.ActDim)
@@ -217,7 +219,7 @@ print("written")
 		t.Fatal(err)
 	}
 	check("d4rl", d, true, true, true)
-	wantMeta := Metadata{EnvID: "Hopper-v3", Seed: 3, HasSeed: true, Extra: map[string]string{"algorithm": "SAC", "iteration": "42"}}
+	wantMeta := dataset.Metadata{EnvID: "Hopper-v3", Seed: 3, HasSeed: true, Extra: map[string]string{"algorithm": "SAC", "iteration": "42"}}
 	if !reflect.DeepEqual(d.Meta, wantMeta) {
 		t.Errorf("metadata %+v, want %+v", d.Meta, wantMeta)
 	}
@@ -239,7 +241,7 @@ print("written")
 	check("shuffle", d, false, true, false)
 
 	_, err = Load(filepath.Join(dir, "nan.hdf5"))
-	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), `"observations" row 17 column 2`) {
+	if !errors.Is(err, dataset.ErrNonFinite) || !strings.Contains(err.Error(), `"observations" row 17 column 2`) {
 		t.Errorf("nan file: %v", err)
 	}
 
@@ -249,14 +251,14 @@ print("written")
 	}
 	t.Logf("libver=latest file: %v", err)
 
-	nz, err := ReadNormalizer(filepath.Join(dir, "policy.hdf5"), "state_norm")
+	nz, err := readNormalizerFile(filepath.Join(dir, "policy.hdf5"), "state_norm")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(nz.Mean, []float64{0.5, -1.25, 3}) || !reflect.DeepEqual(nz.Std, []float64{1 + 1e-6, 0.125 + 1e-6, 2 + 1e-6}) {
 		t.Errorf("normaliser %+v", nz)
 	}
-	if _, err := ReadNormalizer(filepath.Join(dir, "policy.hdf5"), "nothing"); !errors.Is(err, ErrMissingKey) {
+	if _, err := readNormalizerFile(filepath.Join(dir, "policy.hdf5"), "nothing"); !errors.Is(err, dataset.ErrMissingKey) {
 		t.Errorf("absent normaliser: %v", err)
 	}
 }

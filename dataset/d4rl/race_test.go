@@ -1,6 +1,6 @@
 //go:build race
 
-package dataset
+package d4rl
 
 // raceEnabled: the race detector's shadow memory inflates RSS, so memory
 // measurements skip under -race.

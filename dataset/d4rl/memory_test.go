@@ -1,4 +1,4 @@
-package dataset
+package d4rl
 
 import (
 	"bufio"
@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/minrl/minrl/dataset"
 )
 
 // bigDataset is a D4RL-sized dataset (Hopper-like widths padded to
 // HalfCheetah's 17): cheap deterministic values, 1000-step episodes.
-func bigDataset(n int) *Dataset {
-	d := New(n, 17, 6)
+func bigDataset(n int) *dataset.Dataset {
+	d := dataset.New(n, 17, 6)
 	for i := range d.Observations {
 		d.Observations[i] = float32(i%1009) * 0.01
 		d.NextObservations[i] = float32(i%1013) * 0.01
@@ -32,7 +34,7 @@ func bigDataset(n int) *Dataset {
 }
 
 // rawBytes is the size of the dataset's arrays.
-func rawBytes(d *Dataset) int {
+func rawBytes(d *dataset.Dataset) int {
 	return 4*(len(d.Observations)+len(d.Actions)+len(d.Rewards)+len(d.NextObservations)+len(d.QPos)+len(d.QVel)) +
 		len(d.Terminals) + len(d.Timeouts)
 }

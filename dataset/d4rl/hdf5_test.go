@@ -1,4 +1,4 @@
-package dataset
+package d4rl
 
 import (
 	"encoding/binary"
@@ -12,11 +12,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minrl/minrl/dataset"
+
 	"github.com/scigolib/hdf5"
 )
 
 // fullDataset is a dataset using every optional part of the format.
-func fullDataset(t *testing.T) *Dataset {
+func fullDataset(t *testing.T) *dataset.Dataset {
 	t.Helper()
 	d := synth(7, 5, 3, []int{40, 25, 60, 13}, "toto")
 	d.Timeouts[d.N-1], d.Terminals[d.N-1] = false, false // trailing unfinished episode
@@ -29,7 +31,7 @@ func fullDataset(t *testing.T) *Dataset {
 	for i := range d.QVel {
 		d.QVel[i] = float32(rng.NormFloat64())
 	}
-	d.Meta = Metadata{EnvID: "minrl/Hopper-v0", Policy: "sac-medium", Command: "minrl collect --env hopper",
+	d.Meta = dataset.Metadata{EnvID: "minrl/Hopper-v0", Policy: "sac-medium", Command: "minrl collect --env hopper",
 		Seed: 0x9e3779b97f4a7c15, HasSeed: true, Extra: map[string]string{"algorithm": "SAC", "note": "ünïcode ok", "empty": ""}}
 	var err error
 	if d.Norm, err = d.FitNormalizer(); err != nil {
@@ -94,7 +96,7 @@ func TestSaveRejects(t *testing.T) {
 	}
 	d.Meta.Extra = nil
 	d.Rewards[2] = float32(math.NaN())
-	if err := Save(filepath.Join(dir, "a.hdf5"), d, SaveOptions{}); !errors.Is(err, ErrNonFinite) {
+	if err := Save(filepath.Join(dir, "a.hdf5"), d, SaveOptions{}); !errors.Is(err, dataset.ErrNonFinite) {
 		t.Fatalf("NaN: %v", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -216,29 +218,29 @@ func TestLoadErrors(t *testing.T) {
 		is      error
 		substr  []string
 	}{
-		{"no observations", without(d4rlEntries(n), "observations"), ErrMissingKey, []string{`"observations"`}},
-		{"no actions", without(d4rlEntries(n), "actions"), ErrMissingKey, []string{`"actions"`}},
-		{"no rewards", without(d4rlEntries(n), "rewards"), ErrMissingKey, []string{`"rewards"`}},
-		{"no terminals", without(d4rlEntries(n), "terminals"), ErrMissingKey, []string{`"terminals"`}},
+		{"no observations", without(d4rlEntries(n), "observations"), dataset.ErrMissingKey, []string{`"observations"`}},
+		{"no actions", without(d4rlEntries(n), "actions"), dataset.ErrMissingKey, []string{`"actions"`}},
+		{"no rewards", without(d4rlEntries(n), "rewards"), dataset.ErrMissingKey, []string{`"rewards"`}},
+		{"no terminals", without(d4rlEntries(n), "terminals"), dataset.ErrMissingKey, []string{`"terminals"`}},
 		{"short actions", replace(d4rlEntries(n), h5entry{"actions", hdf5.Float32, []uint64{7, 2}, make([]float32, 14), nil}),
-			ErrShape, []string{`"actions"`, "7 rows", "8"}},
+			dataset.ErrShape, []string{`"actions"`, "7 rows", "8"}},
 		{"long timeouts", replace(d4rlEntries(n), h5entry{"timeouts", hdf5.EnumInt8, []uint64{9}, make([]int8, 9), []hdf5.DatasetOption{boolEnum}}),
-			ErrShape, []string{`"timeouts"`, "9 rows"}},
+			dataset.ErrShape, []string{`"timeouts"`, "9 rows"}},
 		{"rewards (N, 2)", replace(d4rlEntries(n), h5entry{"rewards", hdf5.Float32, []uint64{uint64(n), 2}, make([]float32, 2*n), nil}),
-			ErrShape, []string{`"rewards"`, "(N,) or (N, 1)"}},
+			dataset.ErrShape, []string{`"rewards"`, "(N,) or (N, 1)"}},
 		{"next obs width", append(d4rlEntries(n), h5entry{"next_observations", hdf5.Float32, []uint64{uint64(n), 4}, make([]float32, 4*n), nil}),
-			ErrShape, []string{`"next_observations"`, "4 columns"}},
+			dataset.ErrShape, []string{`"next_observations"`, "4 columns"}},
 		{"integer observations", replace(d4rlEntries(n), h5entry{"observations", hdf5.Int32, []uint64{uint64(n), 3}, make([]int32, 3*n), nil}),
-			ErrShape, []string{`"observations"`, "int32"}},
+			dataset.ErrShape, []string{`"observations"`, "int32"}},
 		{"1-D observations", replace(d4rlEntries(n), h5entry{"observations", hdf5.Float32, []uint64{uint64(n)}, make([]float32, n), nil}),
-			ErrShape, []string{`"observations"`, "(N, D)"}},
+			dataset.ErrShape, []string{`"observations"`, "(N, D)"}},
 		{"NaN observation", replace(d4rlEntries(n), h5entry{"observations", hdf5.Float32, []uint64{uint64(n), 3}, nanObs, nil}),
-			ErrNonFinite, []string{`"observations"`, "row 5", "column 1", "NaN"}},
+			dataset.ErrNonFinite, []string{`"observations"`, "row 5", "column 1", "NaN"}},
 		{"Inf action gzip", replace(d4rlEntries(n), h5entry{"actions", hdf5.Float32, []uint64{uint64(n), 2}, infAct,
 			[]hdf5.DatasetOption{hdf5.WithChunkDims([]uint64{3, 2}), hdf5.WithGZIPCompression(3)}}),
-			ErrNonFinite, []string{`"actions"`, "row 3", "column 0"}},
+			dataset.ErrNonFinite, []string{`"actions"`, "row 3", "column 0"}},
 		{"NaN reward", replace(d4rlEntries(n), h5entry{"rewards", hdf5.Float32, []uint64{uint64(n)}, []float32{0, 0, 0, 0, 0, 0, float32(math.NaN()), 0}, nil}),
-			ErrNonFinite, []string{`"rewards"`, "row 6"}},
+			dataset.ErrNonFinite, []string{`"rewards"`, "row 6"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -332,7 +334,7 @@ func TestCorruptFiles(t *testing.T) {
 	dir := t.TempDir()
 	for _, gz := range []int{0, 3} {
 		d := synth(5, 4, 2, []int{30, 20, 10}, "tot")
-		d.Meta = Metadata{EnvID: "x", Seed: 3, HasSeed: true}
+		d.Meta = dataset.Metadata{EnvID: "x", Seed: 3, HasSeed: true}
 		src := filepath.Join(dir, "valid.hdf5")
 		if err := Save(src, d, SaveOptions{Gzip: gz}); err != nil {
 			t.Fatal(err)
@@ -438,5 +440,34 @@ func TestLoadBytesMatchesLoad(t *testing.T) {
 	}
 	if _, err := LoadBytes("junk", data[:100]); err == nil || !strings.Contains(err.Error(), "junk") {
 		t.Errorf("truncated bytes: %v", err)
+	}
+}
+
+// TestNormalizerGroup: statistics stored under any group read back exactly
+// (h5py_test.go checks a group h5py wrote).
+func TestNormalizerGroup(t *testing.T) {
+	nz := &dataset.Normalizer{Mean: []float64{0.1, -3e7, math.Pi}, Std: []float64{1 + 1e-6, 2.5e-6, math.E}}
+	path := filepath.Join(t.TempDir(), "policy.hdf5")
+	fw, err := hdf5.CreateForWrite(path, hdf5.CreateTruncate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"/policy", "/policy/state_norm"} {
+		if _, err := fw.CreateGroup(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeNormalizer(fw, "policy/state_norm", nz); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readNormalizerFile(path, "/policy/state_norm/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, nz) {
+		t.Fatalf("HDF5 round trip %+v, want %+v", got, nz)
 	}
 }
