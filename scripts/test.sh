@@ -31,7 +31,7 @@ go test -count=1 -tags openblas ./...
 # Minimising each new interesting input may take a minute by default and
 # starve the fuzzing itself: 1 s each keeps ~30k HDF5 and ~40k safetensors
 # inputs in the 15 s.
-echo "== fuzzers, 15 s each (hostile HDF5 and safetensors files)"
+echo "== fuzzers, 15 s each (hostile HDF5, checkpoint and safetensors files; the ONNX writer's round trip)"
 # Go's fuzzing engine can end a run at its -fuzztime deadline with "context
 # deadline exceeded" and no failing input (seen once in four runs here with
 # an empty corpus, as on a fresh CI machine): that is a pass. A failing input written to
@@ -52,6 +52,7 @@ fuzz() {
 fuzz FuzzLoad ./dataset/d4rl
 fuzz FuzzDecode ./policy
 fuzz FuzzRead ./safetensors
+fuzz FuzzONNXRoundTrip ./internal/onnx
 
 echo "== build tag mujoco (Debian libmujoco-dev)"
 go test -count=1 -race -tags mujoco ./envs/...
