@@ -26,16 +26,26 @@ import (
 // testCheckpoint builds a small random policy of a kind with a
 // normaliser, action bounds unlike [−1, 1] and a target.
 func testCheckpoint(t testing.TB, kind, context string, conv bool, seed uint64) *policy.Checkpoint {
+	return sizedCheckpoint(t, kind, context, conv, seed, size{obs: 5, embed: 16, layers: 2, k: 6, maxEpLen: 30, hidden: []int{16, 12}})
+}
+
+// size is a test policy's shape; the action size is 3.
+type size struct {
+	obs, embed, layers, k, maxEpLen int
+	hidden                          []int
+}
+
+func sizedCheckpoint(t testing.TB, kind, context string, conv bool, seed uint64, sz size) *policy.Checkpoint {
 	t.Helper()
-	const obsDim, actDim = 5, 3
+	obsDim, actDim := sz.obs, 3
 	rng := nn.NewRNG(seed)
 	var m policy.Model
 	var err error
 	if kind == "bc" {
-		m, err = policy.NewMLP(policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: []int{16, 12}, Act: "gelu"}, rng)
+		m, err = policy.NewMLP(policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: sz.hidden, Act: "gelu"}, rng)
 	} else {
 		c := policy.DefaultConfig(kind, obsDim, actDim)
-		c.Embed, c.Layers, c.K, c.MaxEpLen, c.RTGScale, c.Context = 16, 2, 6, 30, 100, context
+		c.Embed, c.Layers, c.K, c.MaxEpLen, c.RTGScale, c.Context = sz.embed, sz.layers, sz.k, sz.maxEpLen, 100, context
 		c.Heads = 2
 		if conv {
 			c.Conv, c.ConvKernel, c.Expansion = true, 3, 1.5
