@@ -151,6 +151,12 @@ func (b *builder) sigmoid(x string) string {
 	return b.op("Sigmoid", []string{b.op("Clip", []string{x, b.scalarF(-80), b.scalarF(80)})})
 }
 
+// softplus is log(1 + eˣ) = relu(x) + log(1 + e^−|x|), finite for any x.
+func (b *builder) softplus(x string) string {
+	e := b.op("Exp", []string{b.op("Neg", []string{b.op("Abs", []string{x})})})
+	return b.op("Add", []string{b.op("Relu", []string{x}), b.op("Log", []string{b.op("Add", []string{e, b.scalarF(1)})})})
+}
+
 // slice takes [start, end) along axis.
 func (b *builder) slice(x string, axis, start, end int64) string {
 	return b.op("Slice", []string{x, b.ints("slice_start", start), b.ints("slice_end", end), b.ints("slice_axis", axis)})

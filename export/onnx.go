@@ -100,6 +100,13 @@ func ONNX(ck *policy.Checkpoint, opt Options) (*onnx.Model, error) {
 		return nil, fmt.Errorf("export: no ONNX export for a %T", ck.Model)
 	}
 	b.g.Name = "minrl_policy"
+	// The action first: outputs[0] in every runtime.
+	for i, o := range b.g.Outputs {
+		if o.Name == "action" {
+			copy(b.g.Outputs[1:i+1], b.g.Outputs[:i])
+			b.g.Outputs[0] = o
+		}
+	}
 	return &onnx.Model{IRVersion: IRVersion, Opset: Opset, Producer: "minrl", ProducerVersion: opt.Version,
 		Graph: b.g, Meta: meta}, nil
 }
@@ -316,11 +323,14 @@ func (b *builder) rnnBlock(c policy.Config, l int, x, keep, conv, rnn string, T 
 		a = b.sigmoid(b.op("Neg", []string{k}))
 		bb = b.op("Mul", []string{b.sigmoid(k), gu(uu)})
 	} else {
+		// f' = f/(f+i) = σ(d), i' = σ(−d) with d = log f − log i =
+		// softplus(−k_i) − softplus(−k_f): nn's exact form of the
+		// normalised gates. The ratio of sigmoids would be 0/0 where
+		// ONNX Runtime's sigmoid underflows to 0 (both gates far below 0).
 		parts := b.opN("Split", 3, []string{pre, b.ints("split_lstm", I, I, I)}, attrI("axis", -1))
-		f, i := b.sigmoid(parts[0]), b.sigmoid(parts[1])
-		s := b.op("Add", []string{f, i})
-		a = b.op("Div", []string{f, s})
-		bb = b.op("Mul", []string{b.op("Div", []string{i, s}), gu(parts[2])})
+		d := b.op("Sub", []string{b.softplus(b.op("Neg", []string{parts[1]})), b.softplus(b.op("Neg", []string{parts[0]}))})
+		a = b.op("Sigmoid", []string{d})
+		bb = b.op("Mul", []string{b.op("Sigmoid", []string{b.op("Neg", []string{d})}), gu(parts[2])})
 	}
 	// A masked token is the identity of the recurrence: a = 1, b = 0.
 	keepB := b.op("Cast", []string{keep}, attrI("to", int64(onnx.Bool)))
