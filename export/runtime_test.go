@@ -83,6 +83,7 @@ type rtCase struct {
 	Init        map[string]feed   `json:"init"`
 	Carry       map[string]string `json:"carry"`
 	Steps       []step            `json:"steps"`
+	rewards     [][]float64       // per step, the rewards of the previous actions
 }
 
 func f32feed(dims []int, v []float64) feed {
@@ -193,6 +194,7 @@ func episode(t testing.TB, ck *policy.Checkpoint, mode string, n, T int, seed ui
 			st.Feeds["timesteps"] = i64feed([]int{n, K}, hist.ts)
 			st.Feeds["mask"] = f32feed([]int{n, K}, mask)
 		}
+		c.rewards = append(c.rewards, append([]float64(nil), rew...))
 		if err := p.Act(obs, rew, act); err != nil {
 			t.Fatal(err)
 		}
