@@ -16,6 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path"
@@ -30,6 +31,8 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/minrl/minrl/policy"
 )
 
 //go:embed base.yaml env/*.yaml model/*.yaml
@@ -48,19 +51,19 @@ type Run struct {
 
 // Model selects and sizes the policy.
 type Model struct {
-	Kind       string  `mapstructure:"kind"`    // mingru | minlstm | dt | bc
-	Context    string  `mapstructure:"context"` // window | episode
-	K          int     `mapstructure:"k"`
-	Embed      int     `mapstructure:"embed"`
-	Layers     int     `mapstructure:"layers"`
-	Heads      int     `mapstructure:"heads"`
-	Dropout    float64 `mapstructure:"dropout"`
-	Activation string  `mapstructure:"activation"`
-	Expansion  float64 `mapstructure:"expansion"`
-	Conv       bool    `mapstructure:"conv"`
-	ConvKernel int     `mapstructure:"conv_kernel"`
-	MaxEpLen   int     `mapstructure:"max_ep_len"`
-	Hidden     []int   `mapstructure:"hidden"`
+	Kind       policy.ModelKind `mapstructure:"kind"`    // mingru | minlstm | dt | bc
+	Context    string           `mapstructure:"context"` // window | episode
+	K          int              `mapstructure:"k"`
+	Embed      int              `mapstructure:"embed"`
+	Layers     int              `mapstructure:"layers"`
+	Heads      int              `mapstructure:"heads"`
+	Dropout    float64          `mapstructure:"dropout"`
+	Activation string           `mapstructure:"activation"`
+	Expansion  float64          `mapstructure:"expansion"`
+	Conv       bool             `mapstructure:"conv"`
+	ConvKernel int              `mapstructure:"conv_kernel"`
+	MaxEpLen   int              `mapstructure:"max_ep_len"`
+	Hidden     []int            `mapstructure:"hidden"`
 }
 
 // Train configures the optimisation.
@@ -97,6 +100,9 @@ type Source struct {
 	// Env is the process environment (os.Environ()); MINRL_TRAIN_STEPS
 	// sets train.steps. Variables listed in NonConfigEnv are ignored.
 	Env []string
+	// Set maps config keys ("train.steps", "dataset") to values, merged
+	// over File and under Env: what a sweep sets for one of its runs.
+	Set map[string]any
 }
 
 // NonConfigEnv are MINRL_* variables that are settings, not config keys.
@@ -125,6 +131,16 @@ func Load(src Source) (Run, error) {
 		}
 	}
 	keys := v.AllKeys()
+	set := map[string]any{}
+	for _, key := range slices.Sorted(maps.Keys(src.Set)) {
+		if !slices.Contains(keys, key) {
+			return Run{}, fmt.Errorf("set %s: no config key %q (keys: %s)", key, key, strings.Join(keys, ", "))
+		}
+		nest(set, key, src.Set[key])
+	}
+	if err := v.MergeConfigMap(set); err != nil {
+		return Run{}, err
+	}
 	env := map[string]any{} // train.steps=500 as {train: {steps: "500"}}
 	for _, kv := range src.Env {
 		name, value, ok := strings.Cut(kv, "=")
@@ -135,16 +151,7 @@ func Load(src Source) (Run, error) {
 		if !slices.Contains(keys, key) {
 			return Run{}, fmt.Errorf("environment variable %s: no config key %q (keys: %s)", name, key, strings.Join(keys, ", "))
 		}
-		if section, leaf, ok := strings.Cut(key, "."); ok {
-			m, _ := env[section].(map[string]any)
-			if m == nil {
-				m = map[string]any{}
-				env[section] = m
-			}
-			m[leaf] = value
-		} else {
-			env[key] = value
-		}
+		nest(env, key, value)
 	}
 	if err := v.MergeConfigMap(env); err != nil {
 		return Run{}, err
@@ -168,6 +175,20 @@ func Load(src Source) (Run, error) {
 		run.Out = path.Join("runs", run.Name)
 	}
 	return run, run.Validate()
+}
+
+// nest puts value at a dotted key of m: train.steps=500 as {train: {steps: 500}}.
+func nest(m map[string]any, key string, value any) {
+	if section, leaf, ok := strings.Cut(key, "."); ok {
+		sub, _ := m[section].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+			m[section] = sub
+		}
+		sub[leaf] = value
+		return
+	}
+	m[key] = value
 }
 
 func mergeEmbedded(v *viper.Viper, name string) error {
@@ -417,40 +438,12 @@ func (r Run) Validate() error {
 		bad("dataset", `""`, "a dataset name or file")
 	}
 	m := r.Model
-	if !slices.Contains([]string{"mingru", "minlstm", "dt", "bc"}, m.Kind) {
+	if !slices.Contains(policy.ModelKinds(), m.Kind) {
 		bad("model.kind", m.Kind, "mingru, minlstm, dt or bc")
-	}
-	switch m.Context {
-	case "window":
-	case "episode":
-		if m.Kind != "mingru" && m.Kind != "minlstm" {
-			bad("model.context", m.Context, "window for "+m.Kind+" (episode mode needs a recurrent model)")
-		}
-	default:
-		bad("model.context", m.Context, "window or episode")
-	}
-	// The upper bounds catch typos (batch: 1e8) with an error that names
-	// the key, before they become an out-of-memory crash; they are far
-	// above anything minrl trains.
-	size := func(key string, v, most int) {
-		if v < 1 || v > most {
-			bad(key, v, fmt.Sprintf("in [1, %d]", most))
-		}
-	}
-	size("model.k", m.K, 4096) // policy.MaxK
-	size("model.embed", m.Embed, 1<<16)
-	size("model.layers", m.Layers, 1024)
-	size("model.heads", m.Heads, 1<<16)
-	size("model.max_ep_len", m.MaxEpLen, 1<<24)
-	size("model.conv_kernel", m.ConvKernel, 1024)
-	if m.Kind == "dt" && m.Heads > 0 && m.Embed%m.Heads != 0 {
-		bad("model.heads", m.Heads, fmt.Sprintf("a divisor of model.embed (%d)", m.Embed))
-	}
-	if !(m.Dropout >= 0 && m.Dropout < 1) {
-		bad("model.dropout", m.Dropout, "in [0, 1)")
-	}
-	if !slices.Contains([]string{"relu", "gelu", "tanh"}, m.Activation) {
-		bad("model.activation", m.Activation, "relu, gelu or tanh")
+	} else {
+		// The model's bounds are policy's: one source for configs,
+		// checkpoints and library users.
+		errs = append(errs, modelErrors(r)...)
 	}
 	// Non-finite floats are refused here, naming the key, rather than
 	// failing later (summary.json cannot hold +Inf).
@@ -459,11 +452,9 @@ func (r Run) Validate() error {
 			bad(key, x, "finite and "+min)
 		}
 	}
-	finite("model.expansion", m.Expansion, "> 0", m.Expansion > 0)
-	for _, h := range m.Hidden {
-		if h < 1 || h > 1<<20 {
-			bad("model.hidden", m.Hidden, "sizes in [1, 1048576]")
-			break
+	size := func(key string, v, most int) {
+		if v < 1 || v > most {
+			bad(key, v, fmt.Sprintf("in [1, %d]", most))
 		}
 	}
 	t := r.Train
@@ -482,7 +473,7 @@ func (r Run) Validate() error {
 		bad("train.eval_every/checkpoint_every/log_every", []int{t.EvalEvery, t.CheckpointEvery, t.LogEvery}, ">= 0")
 	}
 	e := r.Eval
-	if len(e.Targets) == 0 && m.Kind != "bc" {
+	if len(e.Targets) == 0 && m.Kind != policy.ModelBC {
 		bad("eval.targets", e.Targets, "at least one return to condition on")
 	}
 	for _, x := range e.Targets {
@@ -491,7 +482,6 @@ func (r Run) Validate() error {
 			break
 		}
 	}
-	finite("eval.rtg_scale", e.RTGScale, "> 0", e.RTGScale > 0)
-	size("eval.episodes", e.Episodes, 1<<16) // runners.MaxEvalEpisodes
+	size("eval.episodes", e.Episodes, 1<<16) // eval.MaxEpisodes
 	return errors.Join(errs...)
 }

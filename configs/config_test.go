@@ -63,8 +63,11 @@ func TestUnknownKeysAndBadValuesNameTheKey(t *testing.T) {
 		{"model:\n  dropout: 1.5\n", "model.dropout"},
 		{"eval:\n  targets: []\n", "eval.targets"},
 		{"train:\n  batch: 1e8\n", "train.batch: 100000000, want in [1, 65536]"},
-		{"model:\n  k: 0\n", "model.k: 0, want in [1, 4096]"},
-		{"model:\n  hidden: [64, 0]\n", "model.hidden"},
+		{"model:\n  k: 0\n", "model.k: 0, must be in [1, 4096]"},
+		{"model:\n  kind: bc\n  hidden: [64, 0]\n", "model.hidden: [64 0], sizes must be in"},
+		{"model:\n  embed: 0\n", "model.embed: 0, must be in"},
+		{"model:\n  kind: dt\n  heads: 3\n", "model.heads: 3, must be positive and divide"},
+		{"eval:\n  rtg_scale: 0\n", "eval.rtg_scale: 0"},
 		{"eval:\n  episodes: 2000000\n", "eval.episodes"},
 		{"name: ../../etc/x\n", "name: \"../../etc/x\""}, // would place runs/<name> outside runs/
 		{"name: ..\n", "name"},

@@ -73,19 +73,43 @@ func (n *Normalizer) Dim() int { return len(n.Mean) }
 
 // Check verifies that Mean and Std have the same length and that every
 // Std is positive and finite.
-func (n *Normalizer) Check() error {
-	if len(n.Mean) != len(n.Std) {
-		return fmt.Errorf("%w: normaliser has %d means and %d stds", ErrShape, len(n.Mean), len(n.Std))
+func (n *Normalizer) Check() error { return n.Validate(len(n.Mean)) }
+
+// Validate checks the statistics against a state size: dim means and dim
+// positive, finite stds. Empty statistics are the identity and fit any
+// size.
+func (n *Normalizer) Validate(dim int) error {
+	if len(n.Mean) == 0 && len(n.Std) == 0 {
+		return nil
+	}
+	if len(n.Mean) != dim || len(n.Std) != dim {
+		return fmt.Errorf("%w: normaliser has %d means and %d stds, want %d each", ErrShape, len(n.Mean), len(n.Std), dim)
 	}
 	for j := range n.Mean {
 		if math.IsNaN(n.Mean[j]) || math.IsInf(n.Mean[j], 0) {
-			return fmt.Errorf("%w: normaliser mean %d: %v", ErrNonFinite, j, n.Mean[j])
+			return fmt.Errorf("%w: normaliser mean %d is %g", ErrNonFinite, j, n.Mean[j])
 		}
 		if !(n.Std[j] > 0) || math.IsInf(n.Std[j], 0) {
-			return fmt.Errorf("%w: normaliser std %d: %v (want > 0)", ErrNonFinite, j, n.Std[j])
+			return fmt.Errorf("%w: normaliser std %d is %g, want positive and finite", ErrNonFinite, j, n.Std[j])
 		}
 	}
 	return nil
+}
+
+// Apply writes the normalised observation (float64, as environments give
+// it) into dst as float32; empty statistics copy it unchanged. An
+// observation of several rows is normalised row by row.
+func (n *Normalizer) Apply(dst []float32, obs []float64) {
+	if len(n.Mean) == 0 {
+		for i, v := range obs {
+			dst[i] = float32(v)
+		}
+		return
+	}
+	d := len(n.Mean)
+	for i, v := range obs {
+		dst[i] = float32((v - n.Mean[i%d]) / n.Std[i%d])
+	}
 }
 
 // Transform writes (x − Mean) / Std into dst for every row of x; len(x)

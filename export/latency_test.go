@@ -33,7 +33,7 @@ func TestLatencyReport(t *testing.T) {
 		{"mingru-window", policy.ModelMinGRU, policy.ContextWindow, false, ModeWindow},
 		{"minlstm-window", policy.ModelMinLSTM, policy.ContextWindow, false, ModeWindow},
 		{"dt-window", policy.ModelDT, policy.ContextWindow, false, ModeWindow},
-		{"bc", "bc", "", false, ""},
+		{"bc", policy.ModelBC, "", false, ""},
 	}
 	goUS := map[string]float64{}
 	var cases []rtCase

@@ -65,7 +65,7 @@ func ONNX(ck *policy.Checkpoint, opt Options) (*onnx.Model, error) {
 	switch m := ck.Model.(type) {
 	case *policy.MLP:
 		b.mlpGraph(m, ck)
-		meta = append(meta, onnx.KV{Key: "minrl.kind", Value: "bc"})
+		meta = append(meta, onnx.KV{Key: "minrl.kind", Value: string(policy.ModelBC)})
 	case *policy.Decision:
 		c := m.Config()
 		mode := opt.Mode
@@ -88,7 +88,7 @@ func ONNX(ck *policy.Checkpoint, opt Options) (*onnx.Model, error) {
 			b.windowGraph(c, ck)
 		}
 		meta = append(meta,
-			onnx.KV{Key: "minrl.kind", Value: c.Model},
+			onnx.KV{Key: "minrl.kind", Value: string(c.Model)},
 			onnx.KV{Key: "minrl.mode", Value: mode},
 			onnx.KV{Key: "minrl.k", Value: strconv.Itoa(c.K)},
 			onnx.KV{Key: "minrl.max_ep_len", Value: strconv.Itoa(c.MaxEpLen)},

@@ -25,7 +25,7 @@ import (
 
 // testCheckpoint builds a small random policy of a kind with a
 // normaliser, action bounds unlike [−1, 1] and a target.
-func testCheckpoint(t testing.TB, kind, context string, conv bool, seed uint64) *policy.Checkpoint {
+func testCheckpoint(t testing.TB, kind policy.ModelKind, context string, conv bool, seed uint64) *policy.Checkpoint {
 	return sizedCheckpoint(t, kind, context, conv, seed, size{obs: 5, embed: 16, layers: 2, k: 6, maxEpLen: 30, hidden: []int{16, 12}})
 }
 
@@ -35,13 +35,13 @@ type size struct {
 	hidden                          []int
 }
 
-func sizedCheckpoint(t testing.TB, kind, context string, conv bool, seed uint64, sz size) *policy.Checkpoint {
+func sizedCheckpoint(t testing.TB, kind policy.ModelKind, context string, conv bool, seed uint64, sz size) *policy.Checkpoint {
 	t.Helper()
 	obsDim, actDim := sz.obs, 3
 	rng := nn.NewRNG(seed)
 	var m policy.Model
 	var err error
-	if kind == "bc" {
+	if kind == policy.ModelBC {
 		m, err = policy.NewMLP(policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: sz.hidden, Act: "gelu"}, rng)
 	} else {
 		c := policy.DefaultConfig(kind, obsDim, actDim)
@@ -217,7 +217,7 @@ func episode(t testing.TB, ck *policy.Checkpoint, mode string, n, T int, seed ui
 
 type rtSpec struct {
 	name    string
-	kind    string
+	kind    policy.ModelKind
 	context string
 	conv    bool
 	mode    string
@@ -231,7 +231,7 @@ var rtSpecs = []rtSpec{
 	{"mingru-window-conv", policy.ModelMinGRU, policy.ContextWindow, true, ModeWindow},
 	{"minlstm-window", policy.ModelMinLSTM, policy.ContextWindow, false, ModeWindow},
 	{"dt-window", policy.ModelDT, policy.ContextWindow, false, ModeWindow},
-	{"bc", "bc", "", false, ""},
+	{"bc", policy.ModelBC, "", false, ""},
 	{"minlstm-step-conv-saturated", policy.ModelMinLSTM, policy.ContextEpisode, true, ModeStep},
 }
 
@@ -342,7 +342,7 @@ func TestONNXCheckerAcceptsExports(t *testing.T) {
 	}
 	dir, files := writeCases(t)
 	// A graph reading an undefined tensor must be rejected.
-	ck := testCheckpoint(t, "bc", "", false, 1)
+	ck := testCheckpoint(t, policy.ModelBC, "", false, 1)
 	m, err := ONNX(ck, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -387,7 +387,7 @@ func TestONNXGraphConventions(t *testing.T) {
 		}
 	}
 	// DT has no step function.
-	if _, err := ONNX(testCheckpoint(t, "dt", policy.ContextWindow, false, 1), Options{Mode: ModeStep}); err == nil {
+	if _, err := ONNX(testCheckpoint(t, policy.ModelDT, policy.ContextWindow, false, 1), Options{Mode: ModeStep}); err == nil {
 		t.Error("a DT step export did not fail")
 	}
 }

@@ -31,7 +31,7 @@ func TestTorchScriptReproducesActions(t *testing.T) {
 	for i, s := range []rtSpec{
 		{"mingru-step-conv", policy.ModelMinGRU, policy.ContextEpisode, true, ModeStep},
 		{"minlstm-step", policy.ModelMinLSTM, policy.ContextEpisode, false, ModeStep},
-		{"bc", "bc", "", false, ""},
+		{"bc", policy.ModelBC, "", false, ""},
 	} {
 		ck := testCheckpoint(t, s.kind, s.context, s.conv, uint64(30+i))
 		data, err := Safetensors(ck, Options{Target: math.NaN(), Version: "test"})

@@ -65,12 +65,12 @@ func (m *Model) ActDim() int { return m.ck.Model.ActDim() }
 // EnvID names the environment the policy was trained for.
 func (m *Model) EnvID() string { return m.ck.EnvID }
 
-// Kind is "mingru", "minlstm", "dt" or "bc".
-func (m *Model) Kind() string {
+// Kind is the policy's model: mingru, minlstm, dt or bc.
+func (m *Model) Kind() policy.ModelKind {
 	if d, ok := m.ck.Model.(*policy.Decision); ok {
 		return d.Config().Model
 	}
-	return "bc"
+	return policy.ModelBC
 }
 
 // Target is the return a Decision policy is conditioned on by default:

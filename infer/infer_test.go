@@ -16,7 +16,9 @@ import (
 )
 
 type spec struct {
-	name, kind, context string
+	name    string
+	kind    policy.ModelKind
+	context string
 }
 
 var specs = []spec{
@@ -25,7 +27,7 @@ var specs = []spec{
 	{"mingru-window", policy.ModelMinGRU, policy.ContextWindow},
 	{"minlstm-window", policy.ModelMinLSTM, policy.ContextWindow},
 	{"dt-window", policy.ModelDT, policy.ContextWindow},
-	{"bc", "bc", ""},
+	{"bc", policy.ModelBC, ""},
 }
 
 // encoded builds a random policy of a kind (embed 32, 2 layers, K 10) with
@@ -36,7 +38,7 @@ func encoded(t testing.TB, s spec, seed uint64) []byte {
 	rng := nn.NewRNG(seed)
 	var m policy.Model
 	var err error
-	if s.kind == "bc" {
+	if s.kind == policy.ModelBC {
 		m, err = policy.NewMLP(policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: []int{64, 64}, Act: "relu"}, rng)
 	} else {
 		c := policy.DefaultConfig(s.kind, obsDim, actDim)

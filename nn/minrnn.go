@@ -63,7 +63,6 @@ type minRNN struct {
 	fwdK, bwdK   par.Func
 	stepA, stepB []float32
 	stepPre      []float32
-	stepState    []float32
 }
 
 func newMinRNN(name string, cfg MinRNNConfig, c cell, rng *rand.Rand) *minRNN {

@@ -12,7 +12,7 @@ func TestVectorMathMatchesFloat64(t *testing.T) {
 	for i := 0; i < 20000; i++ {
 		xs = append(xs, float32(rng.NormFloat64()*4), float32(rng.NormFloat64()*30), float32(rng.NormFloat64()*1e-3))
 	}
-	special := []float32{0, -0.0, 1e-30, -1e-30, 0.624, 0.626, 20, -20, 80, -80, 87, -87, 88.5, -88.5, 89, -89, 100, -100, 1000, -1000,
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-30, -1e-30, 0.624, 0.626, 20, -20, 80, -80, 87, -87, 88.5, -88.5, 89, -89, 100, -100, 1000, -1000,
 		float32(math.Inf(1)), float32(math.Inf(-1))}
 	xs = append(xs, special...)
 	sig := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }

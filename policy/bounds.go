@@ -93,23 +93,3 @@ func (p boundedPolicy) Act(obs, rewards, actions []float64) error {
 	p.b.FromUnit(actions)
 	return nil
 }
-
-// NewActor builds the actor of a loaded checkpoint, in the env's action
-// units: a decision model conditioned on target (its own context mode), or
-// the BC MLP (target ignored).
-func NewActor(ck *Checkpoint, target float64) (Policy, error) {
-	var p Policy
-	var err error
-	switch m := ck.Model.(type) {
-	case *Decision:
-		p, err = NewDecisionActor(m, ck.Norm, target, m.Config().Context)
-	case *MLP:
-		p, err = NewMLPActor(m, ck.Norm)
-	default:
-		err = fmt.Errorf("policy: no actor for a %T", ck.Model)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return ck.Bounds.Bounded(p), nil
-}

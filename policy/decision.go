@@ -12,12 +12,27 @@ import (
 	"github.com/minrl/minrl/nn"
 )
 
-// Sequence models and context modes.
-const (
-	ModelMinGRU  = "mingru"
-	ModelMinLSTM = "minlstm"
-	ModelDT      = "dt"
+// ModelKind names a policy's model: a Decision model's sequence mixer
+// (ModelMinGRU, ModelMinLSTM, ModelDT) or the MLP (ModelBC). Configs,
+// checkpoints and the CLI spell kinds this way.
+type ModelKind string
 
+// Model kinds.
+const (
+	ModelMinGRU  ModelKind = "mingru"
+	ModelMinLSTM ModelKind = "minlstm"
+	ModelDT      ModelKind = "dt" // GPT-2 style Decision Transformer
+	ModelBC      ModelKind = "bc" // behaviour cloning with an MLP (MLPConfig)
+)
+
+// ModelKinds lists every model kind.
+func ModelKinds() []ModelKind { return []ModelKind{ModelMinGRU, ModelMinLSTM, ModelDT, ModelBC} }
+
+// Recurrent reports whether the kind is a minRNN.
+func (k ModelKind) Recurrent() bool { return k == ModelMinGRU || k == ModelMinLSTM }
+
+// Context modes of a Decision model.
+const (
 	// ContextWindow trains on K-step windows and acts by re-running the last
 	// K steps from a fresh state at every env step, as the Decision
 	// Transformer does.
@@ -32,8 +47,8 @@ const (
 // defaults (Decision Transformer's gym/experiment.py, Decision Mamba's for
 // the recurrent blocks).
 type Config struct {
-	// Model is the sequence mixer: "mingru", "minlstm" or "dt" (GPT-2).
-	Model string `json:"model"`
+	// Model is the sequence mixer: ModelMinGRU, ModelMinLSTM or ModelDT.
+	Model ModelKind `json:"model"`
 	// ObsDim and ActDim are the state and action sizes.
 	ObsDim int `json:"obs_dim"`
 	ActDim int `json:"act_dim"`
@@ -68,9 +83,9 @@ type Config struct {
 	Context string `json:"context"`
 }
 
-// DefaultConfig returns the defaults for model ("mingru", "minlstm" or
-// "dt") on a task with the given state and action sizes.
-func DefaultConfig(model string, obsDim, actDim int) Config {
+// DefaultConfig returns the defaults for model (ModelMinGRU, ModelMinLSTM
+// or ModelDT) on a task with the given state and action sizes.
+func DefaultConfig(model ModelKind, obsDim, actDim int) Config {
 	return Config{
 		Model: model, ObsDim: obsDim, ActDim: actDim,
 		Embed: 128, Layers: 3, Heads: 1, Dropout: 0.1,
@@ -80,7 +95,7 @@ func DefaultConfig(model string, obsDim, actDim int) Config {
 }
 
 // Recurrent reports whether the model is a minRNN (not the transformer).
-func (c Config) Recurrent() bool { return c.Model == ModelMinGRU || c.Model == ModelMinLSTM }
+func (c Config) Recurrent() bool { return c.Model.Recurrent() }
 
 // Activation is the block MLP's activation, with the model default applied.
 func (c Config) Activation() string {
@@ -104,7 +119,7 @@ const MaxK = 4096
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(field string, v any, why string) {
-		errs = append(errs, fmt.Errorf("Config.%s = %v: %s", field, v, why))
+		errs = append(errs, &FieldError{"Config", field, v, why})
 	}
 	size := func(field string, v int) {
 		if v <= 0 || v > maxSize {
@@ -114,7 +129,7 @@ func (c Config) Validate() error {
 	switch c.Model {
 	case ModelMinGRU, ModelMinLSTM, ModelDT:
 	default:
-		bad("Model", strconv.Quote(c.Model), `want "mingru", "minlstm" or "dt"`)
+		bad("Model", strconv.Quote(string(c.Model)), `want "mingru", "minlstm" or "dt"`)
 	}
 	size("ObsDim", c.ObsDim)
 	size("ActDim", c.ActDim)
@@ -869,4 +884,17 @@ func (b *rnnBlock) stepTokens(st *stepScratch, x *nn.Tensor, conv, state []float
 	for i, v := range m.Data {
 		x.Data[i] += v
 	}
+}
+
+// FieldError is one bad field of a Config or MLPConfig; Validate joins
+// them. Config layers above (configs) map Field to their own key names.
+type FieldError struct {
+	Type  string // "Config" or "MLPConfig"
+	Field string // the Go field name, e.g. "Embed"
+	Value any
+	Why   string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s.%s = %v: %s", e.Type, e.Field, e.Value, e.Why)
 }

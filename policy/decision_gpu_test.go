@@ -20,10 +20,11 @@ var gpuRelErr = cudatest.RelErr
 func TestDecisionGPUMatchesCPU(t *testing.T) {
 	dev := cudatest.Open(t)
 	type tc struct {
-		model, context string
-		embed, K       int
-		exp            float64
-		lens           []int
+		model    ModelKind
+		context  string
+		embed, K int
+		exp      float64
+		lens     []int
 	}
 	cases := []tc{
 		{ModelMinGRU, ContextWindow, 16, 5, 1, []int{5, 3, 1}},

@@ -16,7 +16,7 @@ import (
 )
 
 // smallConfig is a model small enough for exhaustive tests.
-func smallConfig(model string) Config {
+func smallConfig(model ModelKind) Config {
 	c := DefaultConfig(model, 5, 3)
 	c.Embed, c.Layers, c.K, c.MaxEpLen = 16, 2, 6, 50
 	if model == ModelDT {
@@ -28,8 +28,8 @@ func smallConfig(model string) Config {
 // testConfigs covers the three models and the minRNN options.
 func testConfigs() map[string]Config {
 	out := map[string]Config{}
-	for _, model := range []string{ModelMinGRU, ModelMinLSTM, ModelDT} {
-		out[model] = smallConfig(model)
+	for _, model := range []ModelKind{ModelMinGRU, ModelMinLSTM, ModelDT} {
+		out[string(model)] = smallConfig(model)
 	}
 	c := smallConfig(ModelMinGRU)
 	c.Conv, c.Expansion = true, 1.5
@@ -143,7 +143,7 @@ func trainStep(m Model, b *dataset.Batch) (pred []float32, grads [][]float32) {
 }
 
 func TestDefaultConfigsValidate(t *testing.T) {
-	for _, model := range []string{ModelMinGRU, ModelMinLSTM, ModelDT} {
+	for _, model := range []ModelKind{ModelMinGRU, ModelMinLSTM, ModelDT} {
 		c := DefaultConfig(model, 11, 3)
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: %v", model, err)
@@ -165,7 +165,7 @@ func TestDefaultConfigsValidate(t *testing.T) {
 
 func TestConfigValidateNamesBadFields(t *testing.T) {
 	for _, tc := range []struct {
-		model  string
+		model  ModelKind
 		modify func(*Config)
 		want   []string
 	}{
@@ -547,13 +547,13 @@ func TestDecisionInitialisation(t *testing.T) {
 // BenchmarkTrainStep times one training step of the default models on
 // Hopper's sizes: B=64 windows of K=20 steps, and for the whole-episode
 // context mode 2 right-padded episodes of 1000 and 700 steps (the batch
-// scripts/results.sh trains on). A step is what the trainer does: forward,
+// docs/results/sweep.yaml trains on). A step is what the trainer does: forward,
 // masked MSE, backward, global-norm clipping at 0.25 and an AdamW update.
 func BenchmarkTrainStep(b *testing.B) {
-	for _, name := range []string{ModelDT, ModelMinGRU, ModelMinLSTM, ModelMinGRU + "-episode", ModelMinLSTM + "-episode"} {
+	for _, name := range []string{"dt", "mingru", "minlstm", "mingru-episode", "minlstm-episode"} {
 		b.Run(name, func(b *testing.B) {
 			model, episode := strings.CutSuffix(name, "-episode")
-			cfg := DefaultConfig(model, 11, 3)
+			cfg := DefaultConfig(ModelKind(model), 11, 3)
 			var lens []int
 			rng := nn.NewRNG(2)
 			K := cfg.K

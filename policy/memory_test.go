@@ -12,7 +12,7 @@ import (
 // step (weights, gradients, optimiser moments, ScratchBytes) and at most
 // twice that, over models, widths, depths and context lengths.
 func TestMemoryEstimates(t *testing.T) {
-	for _, model := range []string{ModelMinGRU, ModelMinLSTM, ModelDT} {
+	for _, model := range []ModelKind{ModelMinGRU, ModelMinLSTM, ModelDT} {
 		for _, h := range []int{16, 64} {
 			for _, K := range []int{5, 20} {
 				for _, L := range []int{1, 3} {

@@ -34,7 +34,7 @@ func DefaultMLPConfig(obsDim, actDim int) MLPConfig {
 func (c MLPConfig) Validate() error {
 	var errs []error
 	bad := func(field string, v any, why string) {
-		errs = append(errs, fmt.Errorf("MLPConfig.%s = %v: %s", field, v, why))
+		errs = append(errs, &FieldError{"MLPConfig", field, v, why})
 	}
 	if c.ObsDim <= 0 || c.ObsDim > maxSize {
 		bad("ObsDim", c.ObsDim, fmt.Sprintf("must be in [1, %d]", maxSize))
@@ -45,9 +45,10 @@ func (c MLPConfig) Validate() error {
 	if len(c.Hidden) > 1024 {
 		bad("Hidden", len(c.Hidden), "more than 1024 layers")
 	}
-	for i, h := range c.Hidden {
+	for _, h := range c.Hidden {
 		if h <= 0 || h > maxSize {
-			bad(fmt.Sprintf("Hidden[%d]", i), h, fmt.Sprintf("must be in [1, %d]", maxSize))
+			bad("Hidden", c.Hidden, fmt.Sprintf("sizes must be in [1, %d]", maxSize))
+			break
 		}
 	}
 	if _, err := nn.ParseAct(c.Act); err != nil {

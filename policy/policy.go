@@ -33,6 +33,7 @@ import (
 	"math"
 
 	"github.com/minrl/minrl/dataset"
+	"github.com/minrl/minrl/eval"
 	"github.com/minrl/minrl/nn"
 )
 
@@ -94,60 +95,23 @@ func MaskedMSE(pred *nn.Tensor, b *dataset.Batch, dPred *nn.Tensor) float64 {
 	return sum * inv
 }
 
-// Normalizer standardises states: (s − Mean)/Std per dimension, with the
-// statistics of the training data (Std already guarded against zero, as
-// the Decision Transformer's std + 1e-6). Empty slices mean the identity.
-type Normalizer struct {
-	Mean []float64 `json:"mean"`
-	Std  []float64 `json:"std"`
-}
+// Normalizer standardises states with the training data's statistics:
+// dataset's type, so that the statistics a dataset carries are the ones a
+// checkpoint stores and an actor applies. Empty statistics are the
+// identity.
+type Normalizer = dataset.Normalizer
 
-// Validate checks the statistics against a state size.
-func (n Normalizer) Validate(obsDim int) error {
-	if len(n.Mean) == 0 && len(n.Std) == 0 {
-		return nil
-	}
-	if len(n.Mean) != obsDim || len(n.Std) != obsDim {
-		return fmt.Errorf("policy: normaliser has %d means and %d stds, want %d each", len(n.Mean), len(n.Std), obsDim)
-	}
-	for i := range n.Mean {
-		if math.IsNaN(n.Mean[i]) || math.IsInf(n.Mean[i], 0) {
-			return fmt.Errorf("policy: normaliser mean %d is %g", i, n.Mean[i])
-		}
-		if !(n.Std[i] > 0) || math.IsInf(n.Std[i], 0) {
-			return fmt.Errorf("policy: normaliser std %d is %g, want positive and finite", i, n.Std[i])
-		}
-	}
-	return nil
-}
-
-// apply writes the normalised obs into dst.
-func (n Normalizer) apply(dst []float32, obs []float64) {
-	if len(n.Mean) == 0 {
-		for i, v := range obs {
-			dst[i] = float32(v)
-		}
-		return
-	}
-	d := len(n.Mean)
-	for i, v := range obs {
-		dst[i] = float32((v - n.Mean[i%d]) / n.Std[i%d])
-	}
-}
-
-// Policy is what a runner plays: n environments in lockstep.
+// Policy is what a runner plays: n environments in lockstep. It is
+// eval.Policy (ObsDim, ActDim, Reset(n), Act) plus ResetEnv, for runners
+// whose environments auto-reset one at a time. minrl's actors' Act reads
+// the n observations [n·ObsDim] and the rewards [n] received for the
+// previous actions (ignored at an episode's first step) and writes the n
+// actions [n·ActDim]; non-finite observations or rewards are errors, and
+// so is an action that overflowed (ErrNonFiniteAction).
 type Policy interface {
-	ObsDim() int
-	ActDim() int
-	// Reset starts n fresh episodes (and sizes the policy for n envs).
-	Reset(n int)
+	eval.Policy
 	// ResetEnv starts a fresh episode in env i (after an auto-reset).
 	ResetEnv(i int)
-	// Act reads the n observations [n·ObsDim] and the rewards [n] received
-	// for the previous actions (ignored at an episode's first step) and
-	// writes the n actions [n·ActDim]. Non-finite observations or rewards
-	// are errors, and so is an action that overflowed (ErrNonFiniteAction).
-	Act(obs, rewards, actions []float64) error
 }
 
 // ErrNotReset is returned by Act before Reset.
@@ -348,7 +312,7 @@ func (a *DecisionActor) actWindow(obs, actions []float64, c Config) {
 		copy(w.Timesteps[i*K:], w.Timesteps[i*K+1:(i+1)*K])
 		copy(w.Mask[i*K:], w.Mask[i*K+1:(i+1)*K])
 		last := i*K + K - 1
-		a.norm.apply(w.States[last*O:(last+1)*O], obs[i*O:(i+1)*O])
+		a.norm.Apply(w.States[last*O:(last+1)*O], obs[i*O:(i+1)*O])
 		clear(w.Actions[last*A : (last+1)*A])
 		w.RTG[last] = float32(a.togo[i] / c.RTGScale)
 		w.Timesteps[last] = a.timestep(i, c)
@@ -372,7 +336,7 @@ func (a *DecisionActor) actEpisode(obs, actions []float64, c Config) {
 		a.rtg[i] = float32(a.togo[i] / c.RTGScale)
 		a.ts[i] = a.timestep(i, c)
 	}
-	a.norm.apply(a.obs, obs)
+	a.norm.Apply(a.obs, obs)
 	a.m.StepPredict(a.state, a.rtg, a.obs, a.ts, a.act)
 	a.m.StepAction(a.state, a.act, a.ts)
 	for i, v := range a.act {
@@ -424,7 +388,7 @@ func (a *MLPActor) Act(obs, rewards, actions []float64) error {
 		return err
 	}
 	a.m.SetTrain(false)
-	a.norm.apply(a.x.Data, obs)
+	a.norm.Apply(a.x.Data, obs)
 	y := a.m.ForwardObs(&a.x)
 	for i, v := range y.Data {
 		actions[i] = float64(v)

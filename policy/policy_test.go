@@ -158,7 +158,7 @@ func windowBatch(h []history, K, O, A int, whole bool) *dataset.Batch {
 
 func TestWindowActorMatchesForward(t *testing.T) {
 	rng := nn.NewRNG(21)
-	for _, name := range []string{ModelDT, ModelMinLSTM, "mingru-conv-x1.5"} {
+	for _, name := range []string{"dt", "minlstm", "mingru-conv-x1.5"} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfigs()[name]
 			m := newTestModel(t, cfg, 22)
@@ -189,7 +189,7 @@ func TestWindowActorMatchesForward(t *testing.T) {
 
 func TestEpisodeActorMatchesForward(t *testing.T) {
 	rng := nn.NewRNG(23)
-	for _, name := range []string{ModelMinGRU, ModelMinLSTM, "mingru-conv-x1.5", "minlstm-conv3"} {
+	for _, name := range []string{"mingru", "minlstm", "mingru-conv-x1.5", "minlstm-conv3"} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfigs()[name]
 			cfg.Context = ContextEpisode
@@ -399,7 +399,7 @@ func TestMLPConfigValidate(t *testing.T) {
 	}
 	c := MLPConfig{ObsDim: 0, ActDim: 3, Hidden: []int{4, -1}, Act: "softmax", Dropout: 2}
 	err := c.Validate()
-	for _, w := range []string{"MLPConfig.ObsDim = 0", "MLPConfig.Hidden[1] = -1", "MLPConfig.Act", "MLPConfig.Dropout = 2"} {
+	for _, w := range []string{"MLPConfig.ObsDim = 0", "MLPConfig.Hidden = [4 -1]", "MLPConfig.Act", "MLPConfig.Dropout = 2"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error %v does not mention %q", err, w)
 		}
@@ -444,7 +444,7 @@ func TestMLPPaddingIsInert(t *testing.T) {
 
 func BenchmarkAct(b *testing.B) {
 	for _, ctx := range []string{ContextWindow, ContextEpisode} {
-		for _, model := range []string{ModelMinGRU, ModelDT} {
+		for _, model := range []ModelKind{ModelMinGRU, ModelDT} {
 			if ctx == ContextEpisode && model == ModelDT {
 				continue
 			}

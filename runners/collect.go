@@ -19,6 +19,7 @@ import (
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/dataset/d4rl"
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/eval"
 )
 
 // Dataset kinds, as D4RL names them.
@@ -471,7 +472,7 @@ func summarizeDataset(d *dataset.Dataset) Summary {
 	}
 	s.Episodes = len(rets)
 	if len(rets) > 0 {
-		s.MeanReturn, s.StdReturn = meanStd(rets)
+		s.MeanReturn, s.StdReturn = eval.MeanStd(rets)
 		s.MinReturn, s.MaxReturn = slices.Min(rets), slices.Max(rets)
 		s.MeanLength = length / float64(len(rets))
 	}

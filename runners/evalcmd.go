@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/minrl/minrl/eval"
 	"github.com/minrl/minrl/policy"
 )
 
@@ -40,11 +41,7 @@ type CheckpointEvalOptions struct {
 // evaluates: the same actors, action mapping (the checkpoint's Bounds), episode
 // seeds and summaries, so a checkpoint of a run re-evaluates to the
 // numbers the run reported.
-// MaxEvalEpisodes bounds the episodes per target of one evaluation (the
-// config key eval.episodes has the same bound).
-const MaxEvalEpisodes = 1 << 16
-
-func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOptions) ([]EvalReport, error) {
+func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOptions) ([]eval.Report, error) {
 	ck, err := policy.Load(path)
 	if err != nil {
 		return nil, err
@@ -84,8 +81,8 @@ func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOpt
 	}
 	// Episodes run side by side, each with its env and model state: a bound
 	// keeps a typo (or an edited checkpoint) from an out-of-memory crash.
-	if episodes > MaxEvalEpisodes {
-		return nil, fmt.Errorf("evaluate: %d episodes per target, at most %d", episodes, MaxEvalEpisodes)
+	if episodes > eval.MaxEpisodes {
+		return nil, fmt.Errorf("evaluate: %d episodes per target, at most %d", episodes, eval.MaxEpisodes)
 	}
 	if opts.HasSeed {
 		seed = opts.Seed

@@ -66,7 +66,7 @@ func WriteParamTable(w io.Writer, rows []ParamRow) error {
 			r.GRU, r.MinGRU, r.LSTM, r.MinLSTM)
 	}
 	b.WriteString("\nDecision models at their defaults (embed 128, 3 layers, K 20, Hopper: 11 state, 3 action dimensions):\n\n| model | parameters |\n|---|---:|\n")
-	for _, m := range []string{policy.ModelMinGRU, policy.ModelMinLSTM, policy.ModelDT} {
+	for _, m := range []policy.ModelKind{policy.ModelMinGRU, policy.ModelMinLSTM, policy.ModelDT} {
 		d, err := policy.NewDecision(policy.DefaultConfig(m, 11, 3), nn.NewRNG(1))
 		if err != nil {
 			return err

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/minrl/minrl/eval"
 )
 
 // runSummary is the part of a run's summary.json the results table reads.
@@ -218,7 +220,7 @@ func ResultsTable(w io.Writer, dir string) error {
 		if len(v) == 0 {
 			return " |"
 		}
-		mean, std := meanStd(v)
+		mean, std := eval.MeanStd(v)
 		if bold {
 			return fmt.Sprintf(" **%.1f** ± %.1f (%d) |", mean, std, len(v))
 		}
@@ -239,7 +241,7 @@ func ResultsTable(w io.Writer, dir string) error {
 			top := math.Inf(-1)
 			for _, m := range models {
 				if v := vals[key{d, m}]; len(v) > 0 {
-					mean, _ := meanStd(v)
+					mean, _ := eval.MeanStd(v)
 					means[m] = append(means[m], mean)
 					top = max(top, mean)
 				}
@@ -248,7 +250,7 @@ func ResultsTable(w io.Writer, dir string) error {
 				v := vals[key{d, m}]
 				mean := math.NaN()
 				if len(v) > 0 {
-					mean, _ = meanStd(v)
+					mean, _ = eval.MeanStd(v)
 				}
 				b.WriteString(cell(v, mean == top))
 			}
@@ -264,7 +266,7 @@ func ResultsTable(w io.Writer, dir string) error {
 			}
 			ds := "-"
 			if len(data) == len(datasets) {
-				m, _ := meanStd(data)
+				m, _ := eval.MeanStd(data)
 				ds = fmt.Sprintf("%.1f", m)
 			}
 			fmt.Fprintf(&b, "| **average** | %s |", ds)
@@ -312,7 +314,7 @@ func ResultsTable(w io.Writer, dir string) error {
 				var means []float64
 				for _, d := range ds {
 					if v := last[key{d, m}]; len(v) > 0 {
-						mean, _ := meanStd(v)
+						mean, _ := eval.MeanStd(v)
 						means = append(means, mean)
 					}
 				}
@@ -349,8 +351,8 @@ func ResultsTable(w io.Writer, dir string) error {
 					b.WriteString(" |")
 					continue
 				}
-				mw, _ := meanStd(w)
-				me, _ := meanStd(e)
+				mw, _ := eval.MeanStd(w)
+				me, _ := eval.MeanStd(e)
 				gaps[m] = append(gaps[m], me-mw)
 				fmt.Fprintf(&b, " %+.1f (%d, %d) |", me-mw, len(e), len(w))
 			}
@@ -391,7 +393,7 @@ func averageCell(vals []float64, want int, format string) string {
 	if len(vals) < want {
 		return " |"
 	}
-	avg, _ := meanStd(vals)
+	avg, _ := eval.MeanStd(vals)
 	return fmt.Sprintf(" "+format+" |", avg)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/minrl/minrl/data"
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/eval"
 	"github.com/minrl/minrl/internal/runlock"
 	"github.com/minrl/minrl/internal/sysmem"
 	"github.com/minrl/minrl/nn"
@@ -179,7 +180,7 @@ type TrainResult struct {
 	// paths.
 	Files map[string]string `json:"files"`
 	// Final are the full reports of the last evaluation (eval_final.*).
-	Final []EvalReport `json:"-"`
+	Final []eval.Report `json:"-"`
 }
 
 // ErrConfigMismatch reports an output directory that holds a run of
@@ -240,7 +241,7 @@ type trainJob struct {
 	metrics          []MetricRecord
 	evals            []EvalPoint
 	best             *EvalPoint
-	final            []EvalReport // reports of the evaluation at lastEval, when made in this session
+	final            []eval.Report // reports of the evaluation at lastEval, when made in this session
 }
 
 // stateSampler is a dataset sampler whose random stream can be saved.
@@ -336,7 +337,7 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 		bounds.ToUnit(d.Actions)
 	}
 	j := &trainJob{run: run, opts: opts, spec: spec, dsPath: where, dsSHA: dsSHA, bounds: bounds, dataReturn: dataReturn, notes: notes,
-		norm: policy.Normalizer{Mean: slices.Clone(dn.Mean), Std: slices.Clone(dn.Std)}, lastEval: -1, kind: ScoreNormalized}
+		norm: dataset.Normalizer{Mean: slices.Clone(dn.Mean), Std: slices.Clone(dn.Std)}, lastEval: -1, kind: ScoreNormalized}
 	if math.IsNaN(spec.RandomReturn) || math.IsNaN(spec.ExpertReturn) {
 		j.kind = ScoreReturn
 	}
@@ -410,15 +411,12 @@ func editDistance(a, b string) int {
 
 // modelConfig is the run's model: a Decision config, or for bc an MLP's.
 func modelConfig(run configs.Run, obsDim, actDim int) (*policy.Config, *policy.MLPConfig) {
-	m := run.Model
-	if m.Kind == "bc" {
-		return nil, &policy.MLPConfig{ObsDim: obsDim, ActDim: actDim, Hidden: slices.Clone(m.Hidden),
-			Act: m.Activation, Dropout: m.Dropout}
+	if run.Model.Kind == policy.ModelBC {
+		m := run.MLP(obsDim, actDim)
+		return nil, &m
 	}
-	return &policy.Config{Model: m.Kind, ObsDim: obsDim, ActDim: actDim, Embed: m.Embed,
-		Layers: m.Layers, Heads: m.Heads, Dropout: m.Dropout, Act: m.Activation, Expansion: m.Expansion,
-		Conv: m.Conv, ConvKernel: m.ConvKernel, MaxEpLen: m.MaxEpLen, K: m.K, RTGScale: run.Eval.RTGScale,
-		Context: m.Context}, nil
+	d := run.Decision(obsDim, actDim)
+	return &d, nil
 }
 
 // buildModel makes the run's model, its initial weights and dropout seeds
@@ -473,7 +471,7 @@ func checkMemory(run configs.Run, opts TrainOptions, obsDim, actDim int) (string
 // episode sampler, seeded from train.seed by a fixed derivation.
 func buildSampler(run configs.Run, d *dataset.Dataset, norm *dataset.Normalizer) (stateSampler, error) {
 	m, seed := run.Model, deriveSeed(run.Train.Seed, 0x5a4d_504c_4552) // "SAMPLER"
-	if m.Context == policy.ContextEpisode && m.Kind != "bc" {
+	if m.Context == policy.ContextEpisode && m.Kind != policy.ModelBC {
 		return dataset.NewEpisodeSampler(d, norm, dataset.EpisodeConfig{RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, Seed: seed})
 	}
 	return dataset.NewWindowSampler(d, norm, dataset.WindowConfig{K: m.K, RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, Seed: seed})
@@ -695,44 +693,35 @@ func (j *trainJob) evalIfDue(ctx context.Context) error {
 // evaluateModel plays the model's actor once per target (once for an
 // MLP, with Target 0), every target on the same episode seeds, its actions
 // mapped to the bounds when given.
-func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *policy.ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]EvalReport, error) {
-	cfg := EvalConfig{Env: env, Episodes: episodes, Seed: seed}
-	switch mm := m.(type) {
-	case *policy.MLP:
-		a, err := policy.NewMLPActor(mm, norm)
-		if err != nil {
-			return nil, err
-		}
-		rep, err := Evaluate(ctx, bounds.Bounded(a), cfg)
-		if err != nil {
-			return nil, err
-		}
-		return []EvalReport{rep}, nil
-	case *policy.Decision:
-		if len(targets) == 0 {
-			return nil, errors.New("evaluate: a decision model needs at least one target return")
-		}
-		var reps []EvalReport
-		for _, tg := range targets {
-			a, err := policy.NewDecisionActor(mm, norm, tg, "")
-			if err != nil {
-				return nil, err
-			}
-			rep, err := Evaluate(ctx, bounds.Bounded(a), cfg)
-			if err != nil {
-				return nil, fmt.Errorf("target %g: %w", tg, err)
-			}
-			rep.Target = tg
-			reps = append(reps, rep)
-		}
-		return reps, nil
-	default:
-		return nil, fmt.Errorf("evaluate: unsupported model %T", m)
+func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *policy.ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]eval.Report, error) {
+	cfg := eval.Config{Env: env, Episodes: episodes, Seed: seed}
+	_, isMLP := m.(*policy.MLP)
+	if isMLP {
+		targets = []float64{0} // not conditioned on a return
+	} else if len(targets) == 0 {
+		return nil, errors.New("evaluate: a decision model needs at least one target return")
 	}
+	var reps []eval.Report
+	for _, tg := range targets {
+		a, err := policy.ActorOf(m, norm, bounds, tg)
+		if err != nil {
+			return nil, err
+		}
+		rep, err := eval.Evaluate(ctx, a, cfg)
+		if err != nil && !isMLP {
+			err = fmt.Errorf("target %g: %w", tg, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rep.Target = tg
+		reps = append(reps, rep)
+	}
+	return reps, nil
 }
 
 // evalPoint summarises reports; Score follows BestRule.
-func evalPoint(step int, kind string, episodes int, reps []EvalReport) EvalPoint {
+func evalPoint(step int, kind string, episodes int, reps []eval.Report) EvalPoint {
 	pt := EvalPoint{Step: step, ScoreKind: kind, Episodes: episodes}
 	for _, r := range reps {
 		pt.Targets = append(pt.Targets, TargetScore{Target: r.Target, MeanReturn: r.MeanReturn, StdReturn: r.StdReturn,
@@ -779,7 +768,7 @@ func (j *trainJob) finish(ctx context.Context) (*TrainResult, error) {
 		}
 		j.final = reps
 	}
-	if err := WriteEvalFiles(j.run.Out, PrefixFinal, j.final); err != nil {
+	if err := eval.WriteFiles(j.run.Out, PrefixFinal, j.final); err != nil {
 		return nil, err
 	}
 	if err := j.plots(); err != nil {

@@ -33,7 +33,7 @@ func TestTrainOnDevice(t *testing.T) {
 	if !cuda.Available() {
 		dev := cudatest.Open(t)
 		prev := cuda.RegisterDriver(func() (cuda.Device, error) { return dev, nil })
-		defer cuda.RegisterDriver(prev)
+		t.Cleanup(func() { cuda.RegisterDriver(prev) })
 	}
 	run := tinyRun(t, "pendulum-medium-mingru")
 	cpuRun, gpuRun := run, run

@@ -7,43 +7,26 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
+	"strconv"
+
+	"github.com/minrl/minrl/internal/nanjson"
 )
 
 // The run's records: JSON with NaN as null, and the JSONL files.
 
-// jf is a float64 that JSON-encodes NaN and ±Inf as null and decodes null
-// as NaN.
-type jf float64
-
-func (f jf) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(f))
-}
-
-func (f *jf) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*f = jf(math.NaN())
-		return nil
-	}
-	return json.Unmarshal(b, (*float64)(f))
-}
-
 type targetScoreJSON struct {
-	Target         jf `json:"target"`
-	MeanReturn     jf `json:"mean_return"`
-	StdReturn      jf `json:"std_return"`
-	MeanNormalized jf `json:"mean_normalized"`
-	StdNormalized  jf `json:"std_normalized"`
-	MeanLength     jf `json:"mean_length"`
+	Target         nanjson.Float `json:"target"`
+	MeanReturn     nanjson.Float `json:"mean_return"`
+	StdReturn      nanjson.Float `json:"std_return"`
+	MeanNormalized nanjson.Float `json:"mean_normalized"`
+	StdNormalized  nanjson.Float `json:"std_normalized"`
+	MeanLength     nanjson.Float `json:"mean_length"`
 }
 
 // MarshalJSON writes NaN scores (no reference returns) as null.
 func (t TargetScore) MarshalJSON() ([]byte, error) {
-	return json.Marshal(targetScoreJSON{jf(t.Target), jf(t.MeanReturn), jf(t.StdReturn), jf(t.MeanNormalized), jf(t.StdNormalized), jf(t.MeanLength)})
+	return json.Marshal(targetScoreJSON{nanjson.Float(t.Target), nanjson.Float(t.MeanReturn), nanjson.Float(t.StdReturn), nanjson.Float(t.MeanNormalized), nanjson.Float(t.StdNormalized), nanjson.Float(t.MeanLength)})
 }
 
 // UnmarshalJSON reads null scores as NaN.
@@ -61,14 +44,14 @@ func (r TrainResult) MarshalJSON() ([]byte, error) {
 	type plain TrainResult // without this method
 	return json.Marshal(struct {
 		plain
-		DatasetReturn jf `json:"dataset_return"`
-		DatasetScore  jf `json:"dataset_score"`
-	}{plain(r), jf(r.DatasetReturn), jf(r.DatasetScore)})
+		DatasetReturn nanjson.Float `json:"dataset_return"`
+		DatasetScore  nanjson.Float `json:"dataset_score"`
+	}{plain(r), nanjson.Float(r.DatasetReturn), nanjson.Float(r.DatasetScore)})
 }
 
 type evalPointJSON struct {
 	Step      int           `json:"step"`
-	Score     jf            `json:"score"`
+	Score     nanjson.Float `json:"score"`
 	ScoreKind string        `json:"score_kind"`
 	Episodes  int           `json:"episodes"`
 	Targets   []TargetScore `json:"targets"`
@@ -76,7 +59,7 @@ type evalPointJSON struct {
 
 // MarshalJSON writes a NaN score as null.
 func (p EvalPoint) MarshalJSON() ([]byte, error) {
-	return json.Marshal(evalPointJSON{p.Step, jf(p.Score), p.ScoreKind, p.Episodes, p.Targets})
+	return json.Marshal(evalPointJSON{p.Step, nanjson.Float(p.Score), p.ScoreKind, p.Episodes, p.Targets})
 }
 
 // UnmarshalJSON reads a null score as NaN.
@@ -157,3 +140,6 @@ func readJSONL[T interface{ step() int }](path string, maxStep int) ([]T, error)
 
 func (r MetricRecord) step() int { return r.Step }
 func (p EvalPoint) step() int    { return p.Step }
+
+// fmtF formats a float for CSV, to 10 significant digits.
+func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/minrl/minrl/internal/testenv"
+
 	"github.com/minrl/minrl/agents/decision"
 	"github.com/minrl/minrl/configs"
 	"github.com/minrl/minrl/dataset"
@@ -587,13 +589,6 @@ func (f *fixedPolicy) ResetEnv(int) {}
 func (f *fixedPolicy) Act(obs, rewards, actions []float64) error {
 	copy(actions, f.out)
 	return nil
-}
-
-func init() {
-	envs.Register(envs.Spec{ID: "test/LineNoRef-v0", MaxEpisodeSteps: 100, RandomReturn: math.NaN(), ExpertReturn: math.NaN(),
-		New: func(*envs.Params) (envs.Env, error) {
-			return &line{obs: make([]float64, 2), space: envs.NewBox(1, -5, 5)}, nil
-		}})
 }
 
 // Without reference returns the score is the mean return, and the NaN

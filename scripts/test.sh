@@ -76,3 +76,10 @@ if ! cmp -s nn/cuda/kernels/minrl.ptx "${TMPDIR:-/tmp}/minrl.ptx.committed"; the
 fi
 ptxas -arch=sm_90 nn/cuda/kernels/minrl.ptx -o /dev/null
 echo "PTX fresh, ptxas sm_90 ok"
+
+# minrl sweep on a real one-node Slurm (Debian's slurmctld/slurmd/munge,
+# installed by the script when absent): a job array, a cancelled and requeued
+# task that resumes, and the same checkpoints as the local worker pool (~30 s).
+# Skips with a message when not root or without apt-get.
+echo "== Slurm sweep (scripts/slurm_test.sh)"
+bash scripts/slurm_test.sh

@@ -37,7 +37,7 @@ func toyDataset(rng *rand.Rand, eps, length, obs, act int) *dataset.Dataset {
 	return d
 }
 
-func newToyTrainer(t *testing.T, model string, steps int) *Trainer {
+func newToyTrainer(t *testing.T, model policy.ModelKind, steps int) *Trainer {
 	t.Helper()
 	cfg := policy.DefaultConfig(model, 4, 2)
 	cfg.Embed, cfg.Layers, cfg.K, cfg.MaxEpLen = 16, 2, 6, 64
@@ -66,8 +66,8 @@ func TestDeviceTrainingMatchesCPU(t *testing.T) {
 	if cudatest.OnGPU {
 		steps = 200
 	}
-	for _, model := range []string{policy.ModelMinGRU, policy.ModelMinLSTM} {
-		t.Run(model, func(t *testing.T) {
+	for _, model := range []policy.ModelKind{policy.ModelMinGRU, policy.ModelMinLSTM} {
+		t.Run(string(model), func(t *testing.T) {
 			cpu, gpu := newToyTrainer(t, model, steps), newToyTrainer(t, model, steps)
 			if err := gpu.UseDevice(cudatest.Open(t)); err != nil {
 				t.Fatal(err)

@@ -37,7 +37,6 @@ type trainer struct {
 	mbObs   nn.Tensor
 	mb      minibatch
 	dMu, dV nn.Tensor
-	finalIn []float64
 }
 
 func newTrainer(cfg Config, a *Agent, opt *nn.AdamW, rng *rand.Rand) *trainer {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/minrl/minrl/eval"
 	"github.com/minrl/minrl/runners"
 )
 
@@ -72,7 +73,7 @@ seed --seed + i.`,
 				out = filepath.Dir(path)
 			}
 			prefix := "eval_" + strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-			if err := runners.WriteEvalFiles(out, prefix, reps); err != nil {
+			if err := eval.WriteFiles(out, prefix, reps); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "wrote %s.csv and .json\n", filepath.Join(out, prefix))

@@ -1,32 +1,99 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
 	"github.com/spf13/cobra"
 
+	"github.com/minrl/minrl/internal/atomicfile"
 	"github.com/minrl/minrl/runners"
+	"github.com/minrl/minrl/sweep"
 )
 
 func newResultsCmd() *cobra.Command {
-	var out string
+	var out, update, sweepOut string
 	cmd := &cobra.Command{
-		Use:   "results DIR",
-		Short: "Tabulate the runs under DIR: mean ± std over seeds of the last and best normalised scores",
-		Long: `Reads every summary.json under DIR (as written by minrl train) and prints a Markdown
+		Use:   "results DIR|SWEEP.yaml",
+		Short: "Tabulate the runs under DIR, or of a sweep: mean ± std over seeds of the last and best normalised scores",
+		Long: `Reads every summary.json under DIR (as written by minrl train), or under a sweep's
+record (or its runs/ directory) when given a sweep file, and prints a Markdown
 table with one row per dataset and one column per model (context mode included), of the
 last checkpoint's and of the best checkpoint's normalised score, mean ± std over seeds; then
 the last checkpoint's averages by kind of data (medium, medium-replay, ...), whole-episode minus
 window mode per dataset for the recurrent models, and the median time per run of each model.
 The runs of one cell must differ only in train.seed (and name, out, log and checkpoint
-intervals), each seed once; anything else is an error that names both runs.`,
-		Example: "  minrl results docs/results/runs --out table.md",
-		Args:    cobra.ExactArgs(1),
+intervals), each seed once; anything else is an error that names both runs.
+
+--update FILE replaces the table between the lines "<!-- table: ... -->" and
+"<!-- /table -->" of a Markdown file (docs/results.md) with the new one.`,
+		Example: `  minrl results docs/results/runs --out table.md
+  minrl results docs/results/sweep.yaml --update docs/results.md`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return runners.ResultsTable(cmd.OutOrStdout(), args[0])
+			dir := args[0]
+			if ext := filepath.Ext(dir); ext == ".yaml" || ext == ".yml" {
+				s, err := sweep.Load(dir, sweepOut)
+				if err != nil {
+					return err
+				}
+				dir = s.Record
+				if dir == "" {
+					dir = filepath.Join(s.Out, "runs")
+				}
 			}
-			return runners.WriteResultsTable(out, args[0])
+			var b bytes.Buffer
+			if err := runners.ResultsTable(&b, dir); err != nil {
+				return err
+			}
+			if update != "" {
+				if err := replaceTable(update, b.String()); err != nil {
+					return err
+				}
+			}
+			if out == "" {
+				_, err := cmd.OutOrStdout().Write(b.Bytes())
+				return err
+			}
+			return atomicfile.WriteFile(out, b.Bytes())
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the table to this file instead of stdout")
+	cmd.Flags().StringVar(&update, "update", "", "also put the table between the table markers of this Markdown file")
+	cmd.Flags().StringVar(&sweepOut, "sweep-out", "", "with a sweep file: its directory, when not the file's out")
 	return cmd
+}
+
+// replaceTable puts table between the "<!-- table:" and "<!-- /table -->"
+// lines of a Markdown file.
+func replaceTable(path, table string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	start, end := -1, -1
+	for i, l := range lines {
+		switch {
+		case start < 0 && strings.HasPrefix(l, "<!-- table:"):
+			start = i
+		case start >= 0 && end < 0 && strings.HasPrefix(l, "<!-- /table -->"):
+			end = i
+		}
+	}
+	if start < 0 || end < 0 {
+		return fmt.Errorf("%s: no \"<!-- table: ... -->\" ... \"<!-- /table -->\" lines to put the table between", path)
+	}
+	var b strings.Builder
+	for _, l := range lines[:start+1] {
+		b.WriteString(l)
+	}
+	b.WriteString(table)
+	for _, l := range lines[end:] {
+		b.WriteString(l)
+	}
+	return atomicfile.WriteFile(path, []byte(b.String()))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/minrl/minrl/configs"
 	"github.com/minrl/minrl/data"
 	"github.com/minrl/minrl/internal/sysmem"
+	"github.com/minrl/minrl/policy"
 	"github.com/minrl/minrl/runners"
 )
 
@@ -105,7 +106,7 @@ device is not part of the run's config: a run may resume on the other device.`,
 			}
 			m := run.Model
 			what := fmt.Sprintf("%s, context %s, K %d, embed %d, %d layers", m.Kind, m.Context, m.K, m.Embed, m.Layers)
-			if m.Kind == "bc" {
+			if m.Kind == policy.ModelBC {
 				what = fmt.Sprintf("bc MLP, hidden %v", m.Hidden)
 			}
 			fmt.Fprintf(w, "training %s: %s on %s, %d steps of batch %d; evaluating in %s -> %s\n",

@@ -82,3 +82,21 @@ func writePID(f *os.File, pid int) error {
 	_, err := f.WriteAt([]byte(strconv.Itoa(pid)+"\n"), 0)
 	return err
 }
+
+// Held reports whether a process holds dir's lock now, and its pid when
+// the lock file names one (a status query: it takes the lock for an
+// instant when nobody holds it, so an Acquire at that very instant fails
+// with ErrLocked and may be retried).
+func Held(dir string) (bool, int) {
+	// Read-write: on NFS an exclusive flock is a write lock.
+	f, err := os.OpenFile(filepath.Join(dir, Name), os.O_RDWR, 0)
+	if err != nil {
+		return false, 0
+	}
+	defer f.Close() // releases the flock taken below
+	pid, _ := readPID(f)
+	if flock(f) != nil {
+		return true, pid
+	}
+	return false, pid
+}

@@ -21,10 +21,9 @@ import (
 
 // problem is one random recurrence with a loss L = Σ w ⊙ h.
 type problem struct {
-	B, T, D  int
-	a, b, w  []float64 // [B, T, D]
-	h0       []float64 // [B, D] or nil
-	positive bool
+	B, T, D int
+	a, b, w []float64 // [B, T, D]
+	h0      []float64 // [B, D] or nil
 }
 
 func newProblem(rng *rand.Rand, B, T, D int, withH0 bool) problem {

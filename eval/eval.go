@@ -1,20 +1,20 @@
-package runners
+// Package eval scores policies in environments: it plays many episodes in
+// lockstep, each from a seeded reset, and reports returns and normalised
+// scores. It depends only on envs and a small Policy interface, so that a
+// program can score its own policy without linking the rest of minrl.
+package eval
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"path/filepath"
-	"strconv"
 
 	"github.com/minrl/minrl/envs"
 	"github.com/minrl/minrl/internal/par"
 )
 
-// Policy acts for n episodes played in lockstep (see package policy).
+// Policy acts for n episodes played in lockstep. policy.Policy (minrl's
+// actors) satisfies it.
 type Policy interface {
 	ObsDim() int
 	ActDim() int
@@ -25,8 +25,12 @@ type Policy interface {
 	Act(obs, rewards, actions []float64) error
 }
 
-// EvalConfig configures an evaluation.
-type EvalConfig struct {
+// MaxEpisodes bounds the episodes per target of one evaluation (the
+// config key eval.episodes has the same bound).
+const MaxEpisodes = 1 << 16
+
+// Config configures an evaluation.
+type Config struct {
 	Env      string // environment id
 	Episodes int    // played in parallel
 	// Seed: episode i is reset with seed Seed+i, so a report is
@@ -47,8 +51,8 @@ type EpisodeResult struct {
 	Error      string  `json:"error,omitempty"` // a simulator failure that ended the episode
 }
 
-// EvalReport summarises the episodes of one policy (one target return).
-type EvalReport struct {
+// Report summarises the episodes of one policy (one target return).
+type Report struct {
 	Env            string          `json:"env"`
 	Target         float64         `json:"target"`
 	Episodes       int             `json:"episodes"`
@@ -64,18 +68,18 @@ type EvalReport struct {
 // Evaluate plays cfg.Episodes episodes with pol, all in lockstep: each
 // step, the envs still running step in parallel goroutines, then the
 // policy acts for all of them at once.
-func Evaluate(ctx context.Context, pol Policy, cfg EvalConfig) (EvalReport, error) {
-	if cfg.Episodes < 1 {
-		return EvalReport{}, fmt.Errorf("evaluate: %d episodes", cfg.Episodes)
+func Evaluate(ctx context.Context, pol Policy, cfg Config) (Report, error) {
+	if cfg.Episodes < 1 || cfg.Episodes > MaxEpisodes {
+		return Report{}, fmt.Errorf("evaluate: %d episodes, want 1 to %d", cfg.Episodes, MaxEpisodes)
 	}
 	// Episode i plays seed Seed+i: the seeds must not wrap past 2^64 (two
 	// episodes would share one).
 	if cfg.Seed > math.MaxUint64-uint64(cfg.Episodes-1) {
-		return EvalReport{}, fmt.Errorf("evaluate: seeds %d..%d+%d wrap past 2^64-1: use a smaller seed", cfg.Seed, cfg.Seed, cfg.Episodes-1)
+		return Report{}, fmt.Errorf("evaluate: seeds %d..%d+%d wrap past 2^64-1: use a smaller seed", cfg.Seed, cfg.Seed, cfg.Episodes-1)
 	}
 	spec, err := envs.Lookup(cfg.Env)
 	if err != nil {
-		return EvalReport{}, err
+		return Report{}, err
 	}
 	var opts []envs.Option
 	if cfg.MaxSteps > 0 {
@@ -88,25 +92,25 @@ func Evaluate(ctx context.Context, pol Policy, cfg EvalConfig) (EvalReport, erro
 	// while they are, so that Ctrl-C ends an evaluation at once.
 	for i := range ev.envs {
 		if err := ctx.Err(); err != nil {
-			return EvalReport{}, err
+			return Report{}, err
 		}
 		if ev.envs[i], err = envs.Make(cfg.Env, opts...); err != nil {
-			return EvalReport{}, err
+			return Report{}, err
 		}
 	}
 	od, ad := ev.envs[0].ObservationSpace().Dim(), ev.envs[0].ActionSpace().Dim()
 	if pol.ObsDim() != od || pol.ActDim() != ad {
-		return EvalReport{}, fmt.Errorf("evaluate: policy is for %d-d observations and %d-d actions, %s has %d and %d",
+		return Report{}, fmt.Errorf("evaluate: policy is for %d-d observations and %d-d actions, %s has %d and %d",
 			pol.ObsDim(), pol.ActDim(), cfg.Env, od, ad)
 	}
 	ev.init(n, od, ad)
 	for i, e := range ev.envs {
 		if err := ctx.Err(); err != nil {
-			return EvalReport{}, err
+			return Report{}, err
 		}
 		obs, _, err := e.Reset(envs.WithSeed(cfg.Seed + uint64(i)))
 		if err != nil {
-			return EvalReport{}, fmt.Errorf("episode %d: %w", i, err)
+			return Report{}, fmt.Errorf("episode %d: %w", i, err)
 		}
 		copy(ev.obs[i*od:], obs)
 		ev.res[i] = EpisodeResult{Episode: i, Seed: cfg.Seed + uint64(i)}
@@ -114,21 +118,21 @@ func Evaluate(ctx context.Context, pol Policy, cfg EvalConfig) (EvalReport, erro
 	pol.Reset(n)
 	for ev.running > 0 {
 		if err := ctx.Err(); err != nil {
-			return EvalReport{}, err
+			return Report{}, err
 		}
 		if err := pol.Act(ev.obs, ev.rewards, ev.actions); err != nil {
-			return EvalReport{}, err
+			return Report{}, err
 		}
 		for i, v := range ev.actions {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return EvalReport{}, fmt.Errorf("policy produced action %g for episode %d", v, i/ad)
+				return Report{}, fmt.Errorf("policy produced action %g for episode %d", v, i/ad)
 			}
 		}
 		par.For(n, 1, ev.stepK)
 		ev.running = 0
 		for i, err := range ev.errs {
 			if err != nil {
-				return EvalReport{}, fmt.Errorf("episode %d: %w", i, err)
+				return Report{}, fmt.Errorf("episode %d: %w", i, err)
 			}
 			if !ev.done[i] {
 				ev.running++
@@ -197,8 +201,8 @@ func (ev *episodes) close() {
 	}
 }
 
-func summarize(spec envs.Spec, res []EpisodeResult) EvalReport {
-	rep := EvalReport{Env: spec.ID, Episodes: len(res), Results: res}
+func summarize(spec envs.Spec, res []EpisodeResult) Report {
+	rep := Report{Env: spec.ID, Episodes: len(res), Results: res}
 	rets, norms := make([]float64, len(res)), make([]float64, len(res))
 	var length float64
 	for i := range res {
@@ -206,8 +210,8 @@ func summarize(spec envs.Spec, res []EpisodeResult) EvalReport {
 		rets[i], norms[i] = res[i].Return, res[i].Normalized
 		length += float64(res[i].Length)
 	}
-	rep.MeanReturn, rep.StdReturn = meanStd(rets)
-	rep.MeanNormalized, rep.StdNormalized = meanStd(norms)
+	rep.MeanReturn, rep.StdReturn = MeanStd(rets)
+	rep.MeanNormalized, rep.StdNormalized = MeanStd(norms)
 	rep.MeanLength = length / float64(len(res))
 	if math.IsNaN(spec.RandomReturn) {
 		rep.ScoreNote = "no reference returns for " + spec.ID + ": no normalised score"
@@ -218,8 +222,9 @@ func summarize(spec envs.Spec, res []EpisodeResult) EvalReport {
 	return rep
 }
 
-// meanStd returns the mean and the population standard deviation.
-func meanStd(xs []float64) (float64, float64) {
+// MeanStd returns the mean and the population standard deviation (the
+// statistics of a Report).
+func MeanStd(xs []float64) (float64, float64) {
 	var m, v float64
 	for _, x := range xs {
 		m += x
@@ -229,50 +234,4 @@ func meanStd(xs []float64) (float64, float64) {
 		v += (x - m) * (x - m)
 	}
 	return m, math.Sqrt(v / float64(len(xs)))
-}
-
-// WriteEvalFiles writes the per-episode CSV and the JSON report of each
-// report into dir as <prefix>.csv and <prefix>.json.
-func WriteEvalFiles(dir, prefix string, reports []EvalReport) error {
-	err := writeFileAtomic(filepath.Join(dir, prefix+".csv"), func(w io.Writer) (int64, error) {
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"env", "target", "episode", "seed", "return", "normalized", "length", "terminated", "error"})
-		for _, r := range reports {
-			for _, e := range r.Results {
-				cw.Write([]string{r.Env, fmtF(r.Target), strconv.Itoa(e.Episode), strconv.FormatUint(e.Seed, 10),
-					fmtF(e.Return), fmtF(e.Normalized), strconv.Itoa(e.Length), strconv.FormatBool(e.Terminated), e.Error})
-			}
-		}
-		cw.Flush()
-		return 0, cw.Error()
-	})
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(dir, prefix+".json"), func(w io.Writer) (int64, error) {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return 0, enc.Encode(reports)
-	})
-}
-
-func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', 10, 64) }
-
-// MarshalJSON writes a NaN normalised score (no reference returns) as null.
-func (e EpisodeResult) MarshalJSON() ([]byte, error) {
-	type plain EpisodeResult // without this method
-	return json.Marshal(struct {
-		plain
-		Normalized jf `json:"normalized"`
-	}{plain(e), jf(e.Normalized)})
-}
-
-// MarshalJSON writes NaN normalised scores (no reference returns) as null.
-func (r EvalReport) MarshalJSON() ([]byte, error) {
-	type plain EvalReport
-	return json.Marshal(struct {
-		plain
-		MeanNormalized jf `json:"mean_normalized"`
-		StdNormalized  jf `json:"std_normalized"`
-	}{plain(r), jf(r.MeanNormalized), jf(r.StdNormalized)})
 }

@@ -1,82 +1,31 @@
-package runners
+package eval_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/minrl/minrl/envs"
+	_ "github.com/minrl/minrl/envs/all"
+	"github.com/minrl/minrl/eval"
+	_ "github.com/minrl/minrl/internal/testenv"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/policy"
 )
 
-// line: the state is the step count; the episode terminates after
-// 3 + (seed mod 3) steps; reward = the action; obs = [seed, step].
-// With blowup, the episode of seed 0 ends at step 2 the way a locomotion
-// env's simulator failure does: NaN observation, Info.Err, terminated.
-type line struct {
-	seed, steps, limit int
-	blowup             bool
-	obs                []float64
-	info               envs.Info
-	ep                 envs.Episode
-	space              envs.Space
-}
-
-func init() {
-	for id, blowup := range map[string]bool{"test/Line-v0": false, "test/LineBlowup-v0": true} {
-		envs.Register(envs.Spec{ID: id, MaxEpisodeSteps: 100, RandomReturn: 0, ExpertReturn: 10, RefSource: "test",
-			New: func(*envs.Params) (envs.Env, error) {
-				return &line{obs: make([]float64, 2), space: envs.NewBox(1, -5, 5), blowup: blowup}, nil
-			}})
-	}
-}
-
-func (l *line) Reset(seed envs.Seed) ([]float64, *envs.Info, error) {
-	l.ep.Begin()
-	s, _ := seed.Value()
-	l.seed, l.steps, l.limit = int(s), 0, 3+int(s%3)
-	l.obs[0], l.obs[1] = float64(s), 0
-	l.info.Err = nil
-	return l.obs, &l.info, nil
-}
-
-func (l *line) Step(a []float64) (envs.StepResult, error) {
-	if err := l.ep.CanStep(); err != nil {
-		return envs.StepResult{}, err
-	}
-	l.steps++
-	l.obs[1] = float64(l.steps)
-	r := envs.StepResult{Obs: l.obs, Reward: a[0], Terminated: l.steps >= l.limit, Info: &l.info}
-	if l.blowup && l.seed == 0 && l.steps == 2 {
-		l.obs[0], l.obs[1] = math.NaN(), math.NaN()
-		l.info.Err = errors.New("simulation unstable")
-		r.Terminated = true
-	}
-	l.ep.End(r)
-	return r, nil
-}
-
-func (l *line) ObservationSpace() envs.Space { return envs.NewBox(2, 0, math.Inf(1)) }
-func (l *line) ActionSpace() envs.Space      { return l.space }
-func (l *line) Close() error                 { return nil }
-
 // constPolicy acts obs[0] (the episode's seed) and checks the rewards it is
 // given are its previous actions.
 type constPolicy struct {
-	n      int
-	prev   []float64
-	t      *testing.T
-	nanAt  int
-	calls  int
-	random *rand.Rand
+	n     int
+	prev  []float64
+	t     *testing.T
+	nanAt int
+	calls int
 }
 
 func (p *constPolicy) ObsDim() int { return 2 }
@@ -98,7 +47,7 @@ func (p *constPolicy) Act(obs, rewards, actions []float64) error {
 }
 
 func TestEvaluatePlaysEveryEpisodeWithItsSeed(t *testing.T) {
-	rep, err := Evaluate(context.Background(), &constPolicy{t: t}, EvalConfig{Env: "test/Line-v0", Episodes: 5, Seed: 10})
+	rep, err := eval.Evaluate(context.Background(), &constPolicy{t: t}, eval.Config{Env: "test/Line-v0", Episodes: 5, Seed: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +67,7 @@ func TestEvaluatePlaysEveryEpisodeWithItsSeed(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 	dir := t.TempDir()
-	if err := WriteEvalFiles(dir, "eval", []EvalReport{rep}); err != nil {
+	if err := eval.WriteFiles(dir, "eval", []eval.Report{rep}); err != nil {
 		t.Fatal(err)
 	}
 	csv, _ := os.ReadFile(filepath.Join(dir, "eval.csv"))
@@ -143,7 +92,7 @@ func TestEvaluateRecordsASimulatorFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Evaluate(context.Background(), a, EvalConfig{Env: "test/LineBlowup-v0", Episodes: 3, Seed: 0})
+	rep, err := eval.Evaluate(context.Background(), a, eval.Config{Env: "test/LineBlowup-v0", Episodes: 3, Seed: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,16 +109,16 @@ func TestEvaluateRecordsASimulatorFailure(t *testing.T) {
 
 func TestEvaluateRejectsBadPoliciesAndConfigs(t *testing.T) {
 	ctx := context.Background()
-	if _, err := Evaluate(ctx, &constPolicy{t: t, nanAt: 2}, EvalConfig{Env: "test/Line-v0", Episodes: 2}); err == nil || !strings.Contains(err.Error(), "NaN") {
+	if _, err := eval.Evaluate(ctx, &constPolicy{t: t, nanAt: 2}, eval.Config{Env: "test/Line-v0", Episodes: 2}); err == nil || !strings.Contains(err.Error(), "NaN") {
 		t.Errorf("NaN action: %v", err)
 	}
-	if _, err := Evaluate(ctx, &constPolicy{t: t}, EvalConfig{Env: "test/Nope-v0", Episodes: 2}); err == nil {
+	if _, err := eval.Evaluate(ctx, &constPolicy{t: t}, eval.Config{Env: "test/Nope-v0", Episodes: 2}); err == nil {
 		t.Error("unknown env")
 	}
-	if _, err := Evaluate(ctx, &constPolicy{t: t}, EvalConfig{Env: "test/Line-v0", Episodes: 0}); err == nil {
+	if _, err := eval.Evaluate(ctx, &constPolicy{t: t}, eval.Config{Env: "test/Line-v0", Episodes: 0}); err == nil {
 		t.Error("zero episodes")
 	}
-	if _, err := Evaluate(ctx, &wrongDims{}, EvalConfig{Env: "test/Line-v0", Episodes: 1}); err == nil || !strings.Contains(err.Error(), "3-d observations") {
+	if _, err := eval.Evaluate(ctx, &wrongDims{}, eval.Config{Env: "test/Line-v0", Episodes: 1}); err == nil || !strings.Contains(err.Error(), "3-d observations") {
 		t.Errorf("dims: %v", err)
 	}
 }
@@ -179,8 +128,8 @@ type wrongDims struct{ constPolicy }
 func (*wrongDims) ObsDim() int { return 3 }
 
 func TestEvalReportJSONWritesNaNAsNull(t *testing.T) {
-	r := EvalReport{Env: "x", MeanReturn: 3, MeanNormalized: math.NaN(), StdNormalized: math.NaN(),
-		Results: []EpisodeResult{{Return: 3, Normalized: math.NaN()}}}
+	r := eval.Report{Env: "x", MeanReturn: 3, MeanNormalized: math.NaN(), StdNormalized: math.NaN(),
+		Results: []eval.EpisodeResult{{Return: 3, Normalized: math.NaN()}}}
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +144,7 @@ func TestEvalReportJSONWritesNaNAsNull(t *testing.T) {
 
 // Seeds that would wrap past 2^64 are refused (issue 16, item 10).
 func TestEvaluateRefusesWrappingSeeds(t *testing.T) {
-	_, err := Evaluate(context.Background(), nil, EvalConfig{Env: "Pendulum-v1", Episodes: 3, Seed: math.MaxUint64 - 1})
+	_, err := eval.Evaluate(context.Background(), nil, eval.Config{Env: "Pendulum-v1", Episodes: 3, Seed: math.MaxUint64 - 1})
 	if err == nil || !strings.Contains(err.Error(), "wrap") {
 		t.Errorf("wrapping seeds: %v", err)
 	}
@@ -208,7 +157,7 @@ func TestEvaluateStopsPromptlyWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	start := time.Now()
-	_, err := Evaluate(ctx, nil, EvalConfig{Env: "Pendulum-v1", Episodes: MaxEvalEpisodes, Seed: 1})
+	_, err := eval.Evaluate(ctx, nil, eval.Config{Env: "Pendulum-v1", Episodes: eval.MaxEpisodes, Seed: 1})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err %v, want context.Canceled", err)
 	}
