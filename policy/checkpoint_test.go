@@ -26,14 +26,6 @@ func rawFile(header string, data []byte) []byte {
 	return b.Bytes()
 }
 
-func f32bytes(v ...float32) []byte {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
 func testInfo() Info {
 	return Info{
 		Norm:    Normalizer{Mean: []float64{1, 2, 3, 4, 5.5}, Std: []float64{1, 0.5, 2, 1e-6, 3}},
