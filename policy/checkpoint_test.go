@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/safetensors"
 )
 
 // rawFile assembles a safetensors file from a header and data bytes.
@@ -23,90 +24,6 @@ func rawFile(header string, data []byte) []byte {
 	b.WriteString(header)
 	b.Write(data)
 	return b.Bytes()
-}
-
-func f32bytes(v ...float32) []byte {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return b
-}
-
-// A file laid out by hand from the format's definition reads back.
-func TestReadSafetensorsHandMade(t *testing.T) {
-	hdr := `{"b":{"dtype":"F32","shape":[1,2],"data_offsets":[8,16]},"__metadata__":{"k":"v"},` +
-		`"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"s":{"dtype":"F32","shape":[],"data_offsets":[16,20]},` +
-		`"z":{"dtype":"F32","shape":[0,3],"data_offsets":[20,20]}}  `
-	ts, meta, err := ReadSafetensors(rawFile(hdr, f32bytes(1, -2, 3.5, 4, 5)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(meta, map[string]string{"k": "v"}) {
-		t.Errorf("metadata %v", meta)
-	}
-	want := []struct {
-		name  string
-		shape []int
-		data  []float32
-	}{{"a", []int{2}, []float32{1, -2}}, {"b", []int{1, 2}, []float32{3.5, 4}}, {"s", []int{}, []float32{5}}, {"z", []int{0, 3}, []float32{}}}
-	if len(ts) != len(want) {
-		t.Fatalf("%d tensors", len(ts))
-	}
-	for i, w := range want {
-		if ts[i].Name != w.name || !slices.Equal(ts[i].Tensor.Shape, w.shape) || !slices.Equal(ts[i].Tensor.Data, w.data) {
-			t.Errorf("tensor %d: %s %v %v, want %v", i, ts[i].Name, ts[i].Tensor.Shape, ts[i].Tensor.Data, w)
-		}
-	}
-}
-
-// The writer's output follows the format: an 8-aligned JSON header of
-// {dtype, shape, data_offsets} records and metadata, then the data.
-func TestWriteSafetensorsLayout(t *testing.T) {
-	var b bytes.Buffer
-	tensors := []nn.NamedTensor{
-		{Name: "w", Tensor: nn.FromData([]float32{1, 2, 3, 4, 5, 6}, 2, 3)},
-		{Name: "b\"quoted\"", Tensor: nn.FromData([]float32{-1}, 1)},
-	}
-	if err := WriteSafetensors(&b, tensors, map[string]string{"note": "<a & b>"}); err != nil {
-		t.Fatal(err)
-	}
-	raw := b.Bytes()
-	n := binary.LittleEndian.Uint64(raw)
-	if n%8 != 0 {
-		t.Errorf("header length %d is not a multiple of 8", n)
-	}
-	var hdr map[string]json.RawMessage
-	if err := json.Unmarshal(raw[8:8+n], &hdr); err != nil {
-		t.Fatal(err)
-	}
-	var w struct {
-		Dtype   string  `json:"dtype"`
-		Shape   []int   `json:"shape"`
-		Offsets []int64 `json:"data_offsets"`
-	}
-	json.Unmarshal(hdr["w"], &w)
-	if w.Dtype != "F32" || !slices.Equal(w.Shape, []int{2, 3}) || !slices.Equal(w.Offsets, []int64{0, 24}) {
-		t.Errorf("header record %+v", w)
-	}
-	if !bytes.Equal(raw[8+n:], append(f32bytes(1, 2, 3, 4, 5, 6), f32bytes(-1)...)) {
-		t.Errorf("data bytes differ")
-	}
-	got, meta, err := ReadSafetensors(raw)
-	if err != nil || meta["note"] != "<a & b>" || got[1].Name != `b"quoted"` {
-		t.Errorf("read back: %v %v %v", got, meta, err)
-	}
-	for _, bad := range [][]nn.NamedTensor{
-		{{Name: "x", Tensor: nn.New(2)}, {Name: "x", Tensor: nn.New(1)}},
-		{{Name: "", Tensor: nn.New(1)}},
-		{{Name: "__metadata__", Tensor: nn.New(1)}},
-		{{Name: "x", Tensor: &nn.Tensor{Shape: []int{3}, Data: make([]float32, 2)}}},
-		{{Name: "x"}},
-	} {
-		if err := WriteSafetensors(&bytes.Buffer{}, bad, nil); err == nil {
-			t.Errorf("wrote %v", bad)
-		}
-	}
 }
 
 func testInfo() Info {
@@ -236,13 +153,13 @@ func TestSaveIsAtomicAndValidates(t *testing.T) {
 // metadata, and writes it back.
 func reencode(t *testing.T, valid []byte, edit func(ts []nn.NamedTensor, meta map[string]string) []nn.NamedTensor) []byte {
 	t.Helper()
-	ts, meta, err := ReadSafetensors(valid)
+	ts, meta, err := safetensors.Read(valid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts = edit(ts, meta)
 	var b bytes.Buffer
-	if err := WriteSafetensors(&b, ts, meta); err != nil {
+	if err := safetensors.Write(&b, ts, meta); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -447,15 +364,15 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("re-encoded checkpoint does not decode: %v", err)
 			}
 		}
-		ts, meta, err := ReadSafetensors(data)
+		ts, meta, err := safetensors.Read(data)
 		if err != nil {
 			return
 		}
 		var b bytes.Buffer
-		if err := WriteSafetensors(&b, ts, meta); err != nil {
+		if err := safetensors.Write(&b, ts, meta); err != nil {
 			t.Fatalf("decoded tensors do not encode: %v", err)
 		}
-		ts2, meta2, err := ReadSafetensors(b.Bytes())
+		ts2, meta2, err := safetensors.Read(b.Bytes())
 		if err != nil || len(ts2) != len(ts) || len(meta2) != len(meta) {
 			t.Fatalf("round trip: %v", err)
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/minrl/minrl/internal/runlock"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/policy"
+	"github.com/minrl/minrl/safetensors"
 )
 
 // tinyRun is a preset shrunk to run in a fraction of a second on the
@@ -224,7 +225,7 @@ func runArtifacts(t *testing.T, dir string) map[string]any {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tensors, meta, err := policy.ReadSafetensors(b)
+		tensors, meta, err := safetensors.Read(b)
 		if err != nil {
 			t.Fatal(err)
 		}

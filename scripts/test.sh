@@ -15,12 +15,23 @@ echo "== pure Go (CGO_ENABLED=0)"
 CGO_ENABLED=0 go build ./...
 echo "== pure Go, race detector"
 go test -race -count=1 ./...
+# The exports run in ONNX Runtime (npm onnxruntime-node) and pass onnx's
+# checker (Debian python3-onnx); .ci/run installs both and sets
+# MINRL_REQUIRE_ONNXCHECK, so that in CI a missing one fails.
+echo "== ONNX exports: ONNX Runtime reproduces minrl's actions, onnx's checker accepts the files"
+if [ -n "${MINRL_REQUIRE_ONNXCHECK:-}" ] || { [ -d scripts/onnxcheck/node_modules/onnxruntime-node ] && /usr/bin/python3 -c 'import onnx' 2>/dev/null; }; then
+	start=$SECONDS
+	MINRL_REQUIRE_ONNXCHECK=1 go test -count=1 -v -run 'ONNXRuntime|ONNXChecker' ./export | grep -E '^ +(ok|FAIL) |^(--- |ok|FAIL)'
+	echo "($((SECONDS - start)) s)"
+else
+	echo "SKIPPED: needs (cd scripts/onnxcheck && npm ci --ignore-scripts) and apt-get install python3-onnx"
+fi
 echo "== build tag openblas"
 go test -count=1 -tags openblas ./...
 # Minimising each new interesting input may take a minute by default and
 # starve the fuzzing itself: 1 s each keeps ~30k HDF5 and ~40k safetensors
 # inputs in the 15 s.
-echo "== fuzzers, 15 s each (hostile HDF5 and safetensors files)"
+echo "== fuzzers, 15 s each (hostile HDF5, checkpoint and safetensors files; the ONNX writer's round trip)"
 # Go's fuzzing engine can end a run at its -fuzztime deadline with "context
 # deadline exceeded" and no failing input (seen once in four runs here with
 # an empty corpus, as on a fresh CI machine): that is a pass. A failing input written to
@@ -40,6 +51,8 @@ fuzz() {
 }
 fuzz FuzzLoad ./dataset/d4rl
 fuzz FuzzDecode ./policy
+fuzz FuzzRead ./safetensors
+fuzz FuzzONNXRoundTrip ./internal/onnx
 
 echo "== build tag mujoco (Debian libmujoco-dev)"
 go test -count=1 -race -tags mujoco ./envs/...

@@ -10,8 +10,11 @@ import (
 	"github.com/minrl/minrl/internal/atomicfile"
 	"github.com/minrl/minrl/internal/safefile"
 	"github.com/minrl/minrl/nn"
-	"github.com/minrl/minrl/policy"
+	"github.com/minrl/minrl/safetensors"
 )
+
+// maxFileBytes bounds the agent files Load reads (far above any agent).
+const maxFileBytes = 8 << 30
 
 // checkpointFormat names the layout of a PPO agent file.
 const checkpointFormat = "minrl.ppo.v1"
@@ -56,7 +59,7 @@ func (a *Agent) Save(path, env string, step int, ret float64) error {
 		return err
 	}
 	var buf bytes.Buffer
-	if err := policy.WriteSafetensors(&buf, tensors, map[string]string{"minrl.ppo": string(js)}); err != nil {
+	if err := safetensors.Write(&buf, tensors, map[string]string{"minrl.ppo": string(js)}); err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(path, buf.Bytes())
@@ -73,11 +76,11 @@ func (a *Agent) hidden() []int {
 // LoadAgent reads an agent saved by Save; it returns the agent, the env id
 // it was trained on and the step it was saved at.
 func LoadAgent(path string) (*Agent, string, int, error) {
-	raw, err := safefile.ReadFile(path, policy.MaxFileBytes)
+	raw, err := safefile.ReadFile(path, maxFileBytes)
 	if err != nil {
 		return nil, "", 0, err
 	}
-	tensors, meta, err := policy.ReadSafetensors(raw)
+	tensors, meta, err := safetensors.Read(raw)
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("ppo agent %s: %w", path, err)
 	}

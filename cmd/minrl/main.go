@@ -34,7 +34,7 @@ the paper's claims on this machine.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newBenchCmd(), newEnvsCmd(), newRenderCmd(), newDatasetCmd(), newCollectCmd(), newTrainCmd(), newEvalCmd(), newResultsCmd(), newSweepCmd())
+	root.AddCommand(newBenchCmd(), newEnvsCmd(), newRenderCmd(), newDatasetCmd(), newCollectCmd(), newTrainCmd(), newEvalCmd(), newResultsCmd(), newSweepCmd(), newExportCmd())
 	root.Version = version()
 	rejectUnknownSubcommands(root)
 	return root
