@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/nn/cuda"
 )
 
 // Config is one training run.
@@ -91,6 +92,7 @@ type Point struct {
 type Result struct {
 	Config     Config  `json:"config"`
 	Params     int     `json:"params"`
+	Device     string  `json:"device,omitempty"` // "cpu" or the GPU's name
 	Curve      []Point `json:"curve"`
 	StepsDone  int     `json:"steps_done"`
 	StoppedBy  string  `json:"stopped_by,omitempty"` // "time" or "interrupt" when short of Steps
@@ -102,10 +104,22 @@ type Result struct {
 	TestAcc    float64 `json:"test_acc"`
 }
 
-// Train runs cfg. onPoint, if not nil, sees each validation point as it is
-// made. A cancelled ctx stops training like MaxSeconds does: the result is
-// that of the best checkpoint so far, with StoppedBy "interrupt".
+// Train runs cfg on the CPU. onPoint, if not nil, sees each validation
+// point as it is made. A cancelled ctx stops training like MaxSeconds does:
+// the result is that of the best checkpoint so far, with StoppedBy
+// "interrupt".
 func Train(ctx context.Context, cfg Config, onPoint func(Point)) (*Result, error) {
+	return TrainOn(ctx, cfg, nil, onPoint)
+}
+
+// TrainOn is Train with the training steps and the evaluation passes on dev
+// (a CUDA device; nil: the CPU). The run is the same function of cfg on
+// either: the same weights at the start, batches, loss, clip and AdamW
+// arithmetic; the two engines agree to float32 rounding, not bit for bit.
+// Only minGRU and minLSTM run on a device. The device's evaluation batches
+// are at most cfg.Batch examples (the sets are the same whatever the batch
+// size), so that evaluation needs no more device memory than training.
+func TrainOn(ctx context.Context, cfg Config, dev cuda.Device, onPoint func(Point)) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -114,18 +128,38 @@ func Train(ctx context.Context, cfg Config, onPoint func(Point)) (*Result, error
 		return nil, err
 	}
 	params := model.Params()
-	opt := nn.NewAdamW(params, nn.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WeightDecay})
+	adam := nn.AdamWConfig{LR: cfg.LR, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: cfg.WeightDecay}
 	task := cfg.Task
-	val := FixedSet(task, ValSeed, cfg.EvalSize, cfg.EvalBatch)
-	train := NewTrainSampler(task, cfg.Seed)
+	evalBatch := cfg.EvalBatch
 	ev := &evaluator{model: model, task: task}
+	res := &Result{Config: cfg, Params: nn.NumParams(model), Device: "cpu"}
+	var opt *nn.AdamW
+	var gpu *gpuTrainer
+	if dev != nil {
+		if gpu, err = newGPUTrainer(dev, model, adam); err != nil {
+			return nil, err
+		}
+		defer gpu.close()
+		ev.gpu = gpu.g
+		evalBatch = min(evalBatch, cfg.Batch)
+		res.Device = dev.Name()
+	} else {
+		opt = nn.NewAdamW(params, adam)
+	}
+	val := FixedSet(task, ValSeed, cfg.EvalSize, evalBatch)
+	train := NewTrainSampler(task, cfg.Seed)
 
-	res := &Result{Config: cfg, Params: nn.NumParams(model)}
 	best := make([][]float32, len(params))
-	snapshot := func() {
+	snapshot := func() error {
+		if gpu != nil {
+			if err := gpu.g.CopyWeightsToHost(); err != nil {
+				return err
+			}
+		}
 		for i, p := range params {
 			best[i] = append(best[i][:0], p.Value.Data...)
 		}
+		return nil
 	}
 	start := time.Now()
 	var trainTime time.Duration
@@ -145,7 +179,9 @@ func Train(ctx context.Context, cfg Config, onPoint func(Point)) (*Result, error
 		res.Curve = append(res.Curve, p)
 		if len(res.Curve) == 1 || va >= res.BestValAcc {
 			res.BestStep, res.BestValAcc = step, va
-			snapshot()
+			if err := snapshot(); err != nil {
+				return fmt.Errorf("step %d: copying the weights from the GPU: %w", step, err)
+			}
 		}
 		if onPoint != nil {
 			onPoint(p)
@@ -170,20 +206,27 @@ func Train(ctx context.Context, cfg Config, onPoint func(Point)) (*Result, error
 		}
 		t0 := time.Now()
 		train.Sample(&batch, cfg.Batch)
-		logits := model.Forward(batch.X, cfg.Batch, T, K)
-		dlogits.Resize(logits.Shape...)
-		loss, correct, err := CrossEntropy(dlogits.Data, logits.Data, batch.Y, Vocab)
-		if err != nil {
-			return nil, fmt.Errorf("step %d: %w (training diverged; try a lower --lr)", step+1, err)
-		}
-		nn.ZeroGrads(model)
-		model.Backward(&dlogits)
-		if cfg.Clip > 0 {
-			if n := nn.ClipGradNorm(params, cfg.Clip); math.IsNaN(n) || math.IsInf(n, 0) {
-				return nil, fmt.Errorf("step %d: gradient norm %v (training diverged; try a lower --lr)", step+1, n)
+		var loss float64
+		var correct int
+		if gpu != nil {
+			if loss, correct, err = gpu.step(&batch, T, K, cfg.LR, cfg.Clip); err != nil {
+				return nil, fmt.Errorf("step %d on the GPU: %w", step+1, err)
 			}
+		} else {
+			logits := model.Forward(batch.X, cfg.Batch, T, K)
+			dlogits.Resize(logits.Shape...)
+			if loss, correct, err = CrossEntropy(dlogits.Data, logits.Data, batch.Y, Vocab); err != nil {
+				return nil, fmt.Errorf("step %d: %w (training diverged; try a lower --lr)", step+1, err)
+			}
+			nn.ZeroGrads(model)
+			model.Backward(&dlogits)
+			if cfg.Clip > 0 {
+				if n := nn.ClipGradNorm(params, cfg.Clip); math.IsNaN(n) || math.IsInf(n, 0) {
+					return nil, fmt.Errorf("step %d: gradient norm %v (training diverged; try a lower --lr)", step+1, n)
+				}
+			}
+			opt.Step(cfg.LR)
 		}
-		opt.Step(cfg.LR)
 		trainTime += time.Since(t0)
 		step++
 		sumLoss += loss * float64(cfg.Batch)
@@ -207,7 +250,12 @@ func Train(ctx context.Context, cfg Config, onPoint func(Point)) (*Result, error
 	for i, p := range params {
 		copy(p.Value.Data, best[i])
 	}
-	test := FixedSet(task, TestSeed, cfg.EvalSize, cfg.EvalBatch)
+	if gpu != nil {
+		if err := gpu.g.CopyWeightsToDevice(); err != nil {
+			return nil, fmt.Errorf("test: copying the best weights to the GPU: %w", err)
+		}
+	}
+	test := FixedSet(task, TestSeed, cfg.EvalSize, evalBatch)
 	if res.TestLoss, res.TestAcc, err = ev.run(test); err != nil {
 		return nil, fmt.Errorf("test: %w", err)
 	}
@@ -218,6 +266,7 @@ func Train(ctx context.Context, cfg Config, onPoint func(Point)) (*Result, error
 // evaluator scores a fixed set: mean loss per token and per-token accuracy.
 type evaluator struct {
 	model *Model
+	gpu   *ModelGPU // when not nil, the forward passes run there
 	task  Task
 	d     []float32
 }
@@ -225,9 +274,16 @@ type evaluator struct {
 func (e *evaluator) run(set []*Batch) (loss, acc float64, err error) {
 	var n, correct int
 	for _, b := range set {
-		logits := e.model.Forward(b.X, b.B, e.task.Steps(), e.task.Tokens)
-		e.d = slices.Grow(e.d[:0], logits.Len())[:logits.Len()]
-		l, c, err := CrossEntropy(e.d, logits.Data, b.Y, Vocab)
+		var logits []float32
+		if e.gpu != nil {
+			if logits, err = e.gpu.Forward(b.X, b.B, e.task.Steps(), e.task.Tokens); err != nil {
+				return 0, 0, err
+			}
+		} else {
+			logits = e.model.Forward(b.X, b.B, e.task.Steps(), e.task.Tokens).Data
+		}
+		e.d = slices.Grow(e.d[:0], len(logits))[:len(logits)]
+		l, c, err := CrossEntropy(e.d, logits, b.Y, Vocab)
 		if err != nil {
 			return 0, 0, err
 		}
