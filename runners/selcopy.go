@@ -19,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/minrl/minrl/internal/atomicfile"
+	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/tasks/selcopy"
 )
 
@@ -30,6 +31,10 @@ type SelCopyConfig struct {
 	Layers  []int
 	SeqLens []int
 	Seeds   []uint64
+	// Device is where the runs train: "cpu" (or empty) or "cuda" (minGRU
+	// and minLSTM only; a -tags cuda build). It is not part of a run's
+	// config: results record the device they ran on.
+	Device string
 }
 
 // Runs lists the sweep's run configurations, in report order.
@@ -69,10 +74,18 @@ func RunSelCopy(ctx context.Context, cfg SelCopyConfig, out string, log io.Write
 	if err != nil {
 		return nil, err
 	}
+	dev, err := openSelCopyDevice(cfg.Device, runs)
+	if err != nil {
+		return nil, err
+	}
+	if dev != nil {
+		defer dev.Close()
+		fmt.Fprintf(log, "training on %s\n", dev.Name())
+	}
 	var results []*selcopy.Result
 	for _, rc := range runs {
 		name := fmt.Sprintf("%s %dl L=%d seed %d", rc.Model.Kind, rc.Model.Layers, rc.Task.SeqLen, rc.Seed)
-		res, err := selcopy.Train(ctx, rc, func(p selcopy.Point) {
+		res, err := selcopy.TrainOn(ctx, rc, dev, func(p selcopy.Point) {
 			fmt.Fprintf(log, "%s step %d (%.0fs): train loss %.4f acc %.3f, val loss %.4f acc %.3f\n",
 				name, p.Step, p.Seconds, p.TrainLoss, p.TrainAcc, p.ValLoss, p.ValAcc)
 		})
@@ -92,6 +105,29 @@ func RunSelCopy(ctx context.Context, cfg SelCopyConfig, out string, log io.Write
 		}
 	}
 	return results, nil
+}
+
+// openSelCopyDevice opens the CUDA device for a sweep with device "cuda"
+// (nil for the CPU), refusing models without device kernels and binaries
+// built without -tags cuda before any run starts.
+func openSelCopyDevice(device string, runs []selcopy.Config) (cuda.Device, error) {
+	d, err := cuda.ParseDevice(device)
+	if err != nil || d == "cpu" {
+		return nil, err
+	}
+	for _, r := range runs {
+		if k := r.Model.Kind; k != selcopy.ModelMinGRU && k != selcopy.ModelMinLSTM {
+			return nil, fmt.Errorf("selective copying --device cuda: %s has no GPU kernels (minGRU and minLSTM do); run it with --device cpu", k)
+		}
+	}
+	if !cuda.Available() {
+		return nil, fmt.Errorf("selective copying --device cuda: %w", cuda.ErrNotBuilt)
+	}
+	dev, err := cuda.Open()
+	if err != nil {
+		return nil, fmt.Errorf("selective copying --device cuda: %w", err)
+	}
+	return dev, nil
 }
 
 func writeSelCopyRun(dir string, res *selcopy.Result) error {
@@ -172,12 +208,22 @@ type selCopyKey struct {
 	L, K   int
 	Model  string
 	Layers int
+	Device string
+}
+
+// selCopyDevice is a result's device for the table ("cpu" for results
+// written before runs recorded it).
+func selCopyDevice(r *selcopy.Result) string {
+	if r.Device == "" {
+		return "cpu"
+	}
+	return r.Device
 }
 
 func groupSelCopy(results []*selcopy.Result) (map[selCopyKey][]*selcopy.Result, []selCopyKey) {
 	groups := map[selCopyKey][]*selcopy.Result{}
 	for _, r := range results {
-		k := selCopyKey{r.Config.Task.SeqLen, r.Config.Task.Tokens, r.Config.Model.Kind, r.Config.Model.Layers}
+		k := selCopyKey{r.Config.Task.SeqLen, r.Config.Task.Tokens, r.Config.Model.Kind, r.Config.Model.Layers, selCopyDevice(r)}
 		groups[k] = append(groups[k], r)
 	}
 	keys := slices.Collect(func(yield func(selCopyKey) bool) {
@@ -197,7 +243,10 @@ func groupSelCopy(results []*selcopy.Result) (map[selCopyKey][]*selcopy.Result, 
 		if a.Model != b.Model {
 			return slices.Index(selcopy.Models, a.Model) - slices.Index(selcopy.Models, b.Model)
 		}
-		return a.Layers - b.Layers
+		if a.Layers != b.Layers {
+			return a.Layers - b.Layers
+		}
+		return strings.Compare(a.Device, b.Device)
 	})
 	for _, k := range keys {
 		slices.SortFunc(groups[k], func(a, b *selcopy.Result) int { return int(a.Config.Seed) - int(b.Config.Seed) })
@@ -211,8 +260,8 @@ func groupSelCopy(results []*selcopy.Result) (map[selCopyKey][]*selcopy.Result, 
 func WriteSelCopyTable(w io.Writer, results []*selcopy.Result) error {
 	groups, keys := groupSelCopy(results)
 	var b strings.Builder
-	b.WriteString("| L | tokens | model | layers | params | seeds | steps (mean) | ms/step | test acc % (mean ± sd) | per seed | best val step | paper, L=4096 |\n")
-	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|\n")
+	b.WriteString("| L | tokens | model | layers | params | seeds | steps (mean) | ms/step | device | test acc % (mean ± sd) | per seed | best val step | paper, L=4096 |\n")
+	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---|---|---|\n")
 	for _, k := range keys {
 		rs := groups[k]
 		var accs, steps, ms, bestSteps []float64
@@ -235,8 +284,8 @@ func WriteSelCopyTable(w io.Writer, results []*selcopy.Result) error {
 		} else if ok {
 			paper = "–"
 		}
-		fmt.Fprintf(&b, "| %d | %d | %s | %d | %d | %d | %.0f | %.0f | %.1f ± %.1f | %s | %.0f | %s |\n",
-			k.L, k.K, k.Model, k.Layers, rs[0].Params, len(rs), mean(steps), mean(ms), m, sd, strings.Join(per, ", "), mean(bestSteps), paper)
+		fmt.Fprintf(&b, "| %d | %d | %s | %d | %d | %d | %.0f | %.1f | %s | %.1f ± %.1f | %s | %.0f | %s |\n",
+			k.L, k.K, k.Model, k.Layers, rs[0].Params, len(rs), mean(steps), mean(ms), k.Device, m, sd, strings.Join(per, ", "), mean(bestSteps), paper)
 	}
 	b.WriteString("\nChance is 1/14 ≈ 7.1% (data tokens are uniform over 14 values). † the run stopped on its time bound before its step count.\n")
 	_, err := io.WriteString(w, b.String())

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minrl/minrl/nn/cuda"
+	"github.com/minrl/minrl/nn/cuda/cudatest"
 	"github.com/minrl/minrl/tasks/selcopy"
 )
 
@@ -77,5 +79,39 @@ func TestSelCopyBadSweeps(t *testing.T) {
 	}
 	if _, err := LoadSelCopyResults(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no selective-copying") {
 		t.Errorf("empty directory: %v", err)
+	}
+}
+
+// TestSelCopyOnDevice runs a tiny sweep with Device "cuda" (the GPU with
+// -tags cuda, else the emulator): the results and the table say where they
+// ran, and models without device kernels are refused before any run.
+func TestSelCopyOnDevice(t *testing.T) {
+	base := selcopy.DefaultConfig()
+	base.Task.Tokens = 2
+	base.Model.Dim = 4
+	base.Batch, base.Steps, base.EvalEvery, base.EvalSize, base.EvalBatch = 2, 2, 2, 4, 4
+	cfg := SelCopyConfig{Base: base, Models: []string{"minlstm", "gru"}, Layers: []int{1}, SeqLens: []int{6}, Seeds: []uint64{1}, Device: "cuda"}
+	if _, err := RunSelCopy(context.Background(), cfg, "", io.Discard); err == nil || !strings.Contains(err.Error(), "gru has no GPU kernels") {
+		t.Errorf("gru on the device: %v", err)
+	}
+	if !cuda.Available() {
+		dev := cudatest.Open(t)
+		prev := cuda.RegisterDriver(func() (cuda.Device, error) { return dev, nil })
+		defer cuda.RegisterDriver(prev)
+	}
+	cfg.Models = []string{"minlstm"}
+	results, err := RunSelCopy(context.Background(), cfg, "", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || results[0].Device == "cpu" || results[0].Device == "" {
+		t.Fatalf("results %+v, want one run on the device", results)
+	}
+	var md strings.Builder
+	if err := WriteSelCopyTable(&md, results); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), results[0].Device) {
+		t.Errorf("the table does not name the device %q:\n%s", results[0].Device, md.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/policy"
 )
 
@@ -228,9 +229,17 @@ func TestBenchSelectiveCopy(t *testing.T) {
 		{"--layers", "x"},
 		{"--report", "--out", ""},
 		{"--report", "--out", t.TempDir()},
+		{"--device", "tpu"},
+		{"--device", "cuda", "--model", "gru"},
 	} {
 		if out, err := run(t, append([]string{"bench", "selective-copy"}, args...)...); err == nil {
 			t.Errorf("%v: no error\n%s", args, out)
+		}
+	}
+	if !cuda.Available() {
+		_, err := run(t, "bench", "selective-copy", "--device", "cuda", "--len", "6", "--tokens", "2", "--out", "")
+		if err == nil || !strings.Contains(err.Error(), "-tags cuda") {
+			t.Errorf("--device cuda in a CPU build: %v, want an error that says how to build with CUDA", err)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/runners"
 	"github.com/minrl/minrl/tasks/selcopy"
 )
@@ -38,11 +39,18 @@ recurrent input projections, checkpoint chosen on validation accuracy.
 Each run writes curve.csv and result.json under --out; the sweep writes selcopy.md (the
 depth table, test accuracy mean ± sd over seeds beside the paper's L=4096 numbers) and a
 learning-curve PNG per length. --report rebuilds those from the runs already under --out
-(for sweeps run as separate processes).`,
+(for sweeps run as separate processes).
+
+--device cuda trains minGRU/minLSTM on an NVIDIA GPU (a -tags cuda build, see docs/gpu.md):
+steps and evaluation run there, the checkpoint and the test score are the CPU model's
+format. The sequential GRU/LSTM have no GPU kernels and run with --device cpu. The paper's
+setting (paper.md §13.2: L=4096, 16 tokens, 3 layers, expansion 6) is a GPU run:
+  minrl bench selective-copy --device cuda --len 4096 --dim 64 --expansion 6 --batch 64`,
 		Example: `  minrl bench selective-copy --len 256 --steps 2000
   minrl bench selective-copy --model mingru --layers 1,3 --len 1024 --seeds 1,2,3
   minrl bench selective-copy --model gru,lstm --layers 1 --len 256
-  minrl bench selective-copy --report --out out/selcopy`,
+  minrl bench selective-copy --report --out out/selcopy
+  minrl bench selective-copy --device cuda --len 4096 --dim 64 --expansion 6 --batch 64 --max-seconds 400`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := cmd.OutOrStdout()
 			if out == "" && report {
@@ -64,6 +72,11 @@ learning-curve PNG per length. --report rebuilds those from the runs already und
 				}
 				if _, err := sw.Runs(); err != nil {
 					return err
+				}
+				if d, err := cuda.ParseDevice(sw.Device); err != nil {
+					return err
+				} else if d == "cuda" && !cuda.Available() {
+					return fmt.Errorf("selective-copy --device cuda: %w", cuda.ErrNotBuilt)
 				}
 				fmt.Fprintf(w, "minrl bench selective-copy: GOMAXPROCS %d, %s/%s\n", runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 				results, err = runners.RunSelCopy(cmd.Context(), sw, out, w)
@@ -110,6 +123,7 @@ learning-curve PNG per length. --report rebuilds those from the runs already und
 	f.IntVar(&b.EvalSize, "eval-size", b.EvalSize, "examples in the validation and in the test set")
 	f.Float64Var(&b.MaxSeconds, "max-seconds", 0, "stop each run after this many seconds, keeping its best checkpoint (0: never)")
 	f.StringVar(&out, "out", "out/selcopy", "directory for the runs, selcopy.md and the plots (empty: print only)")
+	f.StringVar(&sw.Device, "device", "cpu", "where the runs train: cpu, or cuda (minGRU/minLSTM; a -tags cuda build)")
 	f.BoolVar(&report, "report", false, "train nothing: rebuild selcopy.md and the plots from the runs under --out")
 	return cmd
 }
