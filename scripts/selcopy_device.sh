@@ -33,7 +33,9 @@
 #
 # At these budgets the runs are short of the paper's 400k steps: read the
 # table as accuracy after the same number of steps at each depth, not as
-# converged accuracy. STEPS_256, STEPS_1024, SEEDS, BUDGET, LENS override.
+# converged accuracy. STEPS_256, STEPS_1024, SEEDS, BUDGET, LENS override;
+# MAX_THREADS caps each run's GOMAXPROCS (scripts/selcopy_gpu.sh sets 1 to
+# leave cores to the GPU runs beside it).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/selcopy-device}
@@ -44,6 +46,7 @@ STEPS_256=${STEPS_256:-1000}
 STEPS_1024=${STEPS_1024:-250}
 SEEDS=${SEEDS:-1}
 LENS=${LENS:-256 1024}
+MAX_THREADS=${MAX_THREADS:-16}
 bin=$(mktemp -d)/minrl
 gunzip -c .gpu/minrl-selcopy.gz > "$bin" || { echo "no .gpu/minrl-selcopy.gz: run scripts/selcopy_build.sh first"; exit 2; }
 chmod +x "$bin"
@@ -57,7 +60,7 @@ launch() { # model layers L seed threads
 	local steps=$STEPS_256
 	[ "$3" -ge 1024 ] && steps=$STEPS_1024
 	local name="L$3-$1-$2l-seed$4"
-	GOMAXPROCS=$5 "$bin" bench selective-copy --model "$1" --layers "$2" --len "$3" --tokens 16 \
+	GOMAXPROCS=$(($5 < MAX_THREADS ? $5 : MAX_THREADS)) "$bin" bench selective-copy --model "$1" --layers "$2" --len "$3" --tokens 16 \
 		--steps "$steps" --seeds "$4" --eval-every 50 --eval-size 256 --max-seconds "$BUDGET" \
 		--out "$OUT/runs/$name" > "$OUT/runs-$name.log" 2>&1 &
 	pids+=($!)

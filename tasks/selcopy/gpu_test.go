@@ -30,15 +30,19 @@ func TestGPUStepMatchesCPU(t *testing.T) {
 		layers, dim       int
 		exp               float64
 		seqLen, tokens, b int
+		tol               float64 // on gradients
 	}
 	cases := []tc{
-		{ModelMinGRU, 2, 8, 1.5, 21, 4, 3},  // output projection, odd T
-		{ModelMinLSTM, 1, 8, 1, 9, 3, 2},    // no output projection
-		{ModelMinLSTM, 3, 6, 2, 14, 5, 2},   // the paper's depth
-		{ModelMinGRU, 1, 4, 1.25, 70, 2, 2}, // T > the scan's 64-step chunk
+		{ModelMinGRU, 2, 8, 1.5, 21, 4, 3, 1e-5},  // output projection, odd T
+		{ModelMinLSTM, 1, 8, 1, 9, 3, 2, 1e-5},    // no output projection
+		{ModelMinLSTM, 3, 6, 2, 14, 5, 2, 1e-5},   // the paper's depth
+		{ModelMinGRU, 1, 4, 1.25, 70, 2, 2, 1e-5}, // T > the scan's 64-step chunk
 	}
 	if cudatest.OnGPU {
-		cases = append(cases, tc{ModelMinGRU, 3, 64, 6, 4096, 16, 4}, tc{ModelMinLSTM, 3, 64, 6, 4096, 16, 4})
+		// The paper's shapes: weight gradients are sums over B·T = 16448
+		// rows, added in another order on each side (float32 rounding
+		// grows as √(B·T)·2⁻²⁴ ≈ 8e-6), hence 1e-4.
+		cases = append(cases, tc{ModelMinGRU, 3, 64, 6, 4096, 16, 4, 1e-4}, tc{ModelMinLSTM, 3, 64, 6, 4096, 16, 4, 1e-4})
 	}
 	for _, k := range cases {
 		t.Run(fmt.Sprintf("%s-%dl-d%d-x%v-L%d", k.kind, k.layers, k.dim, k.exp, k.seqLen), func(t *testing.T) {
@@ -95,7 +99,7 @@ func TestGPUStepMatchesCPU(t *testing.T) {
 				q := cpu.Params()[i]
 				e := cudatest.RelErr(p.Grad.Data, q.Grad.Data)
 				worst = max(worst, e)
-				if e > 1e-5 {
+				if e > k.tol {
 					t.Errorf("%s: gradient relative error %.3g", p.Name, e)
 				}
 			}
@@ -105,10 +109,16 @@ func TestGPUStepMatchesCPU(t *testing.T) {
 }
 
 // TestTrainOnGPUMatchesCPU trains twin runs on the CPU and on the device
-// and compares their learning curves, best step and test score.
+// and compares their learning curves, best step and test score. The
+// training loop does not depend on the cell, so the emulator (slow: ~15 s a
+// run) tries minGRU only; TestGPUStepMatchesCPU covers minLSTM's step.
 func TestTrainOnGPUMatchesCPU(t *testing.T) {
 	dev := cudatest.Open(t)
-	for _, kind := range []string{ModelMinGRU, ModelMinLSTM} {
+	kinds := []string{ModelMinGRU}
+	if cudatest.OnGPU {
+		kinds = append(kinds, ModelMinLSTM)
+	}
+	for _, kind := range kinds {
 		t.Run(kind, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Task = Task{SeqLen: 10, Tokens: 3}
