@@ -118,7 +118,10 @@ for s in $SEEDS; do
 	for m in $MODELS; do
 		for n in $LAYERS; do
 			name="$m-${n}l-seed$s"
-			GOMAXPROCS=2 "$bin/minrl" bench selective-copy --device cuda --model "$m" --layers "$n" --seeds "$s" \
+			# The budget bounds training; the timeout (SIGTERM: the run stops
+			# as on an interrupt and still writes its best checkpoint's score)
+			# bounds a run that hangs or whose evaluation overruns.
+			GOMAXPROCS=2 timeout -k 20 $((GPU_BUDGET + 60)) "$bin/minrl" bench selective-copy --device cuda --model "$m" --layers "$n" --seeds "$s" \
 				--len "$GPU_LEN" --tokens "$TOKENS" --dim "$DIM" --expansion "$EXPANSION" --batch "$BATCH" \
 				--lr "$LR" --steps "$GPU_STEPS" --eval-every "$EVAL_EVERY" --eval-size "$EVAL_SIZE" \
 				--max-seconds "$GPU_BUDGET" --out "$OUT/gpu/$name" > "$OUT/gpu-$name.log" 2>&1 &

@@ -197,3 +197,44 @@ func TestGPURefusesWhatItCannotRun(t *testing.T) {
 		t.Error("3 logit gradients for 2 positions: no error")
 	}
 }
+
+// TestGPUWeightsEvaluateOnTheCPU trains a few steps on the device, copies
+// the weights back and checks that the host model (the CPU code that
+// evaluates and saves models) computes the device's logits from them.
+func TestGPUWeightsEvaluateOnTheCPU(t *testing.T) {
+	dev := cudatest.Open(t)
+	task := Task{SeqLen: 10, Tokens: 3}
+	m, err := NewModel(ModelConfig{Kind: ModelMinLSTM, Layers: 2, Dim: 6, Expansion: 1.5}, nn.NewRNG(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := append([]float32(nil), m.Head.W.Value.Data...)
+	tr, err := newGPUTrainer(dev, m, nn.AdamWConfig{LR: 1e-2, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.close()
+	s := NewTrainSampler(task, 1)
+	var b Batch
+	for range 3 {
+		s.Sample(&b, 3)
+		if _, _, err := tr.step(&b, task.Steps(), task.Tokens, 1e-2, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Sample(&b, 3)
+	got, err := tr.g.Forward(b.X, 3, task.Steps(), task.Tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.g.CopyWeightsToHost(); err != nil {
+		t.Fatal(err)
+	}
+	if cudatest.RelErr(m.Head.W.Value.Data, before) == 0 {
+		t.Fatal("the host weights did not change: nothing was trained or copied back")
+	}
+	want := m.Forward(b.X, 3, task.Steps(), task.Tokens)
+	if e := cudatest.RelErr(got, want.Data); e > 1e-5 {
+		t.Errorf("logits of the device-trained weights: device and CPU differ by %.3g relative", e)
+	}
+}
