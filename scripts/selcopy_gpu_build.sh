@@ -17,6 +17,7 @@ rm -rf .gpu && mkdir -p .gpu
 flags=(-trimpath -ldflags='-s -w')
 if [ -n "${DRY_RUN:-}" ]; then
 	CGO_ENABLED=1 go build "${flags[@]}" -tags emulate -o .gpu/minrl ./cmd/minrl
+	CGO_ENABLED=1 go test -c "${flags[@]}" -o .gpu/tasks_selcopy.test ./tasks/selcopy # tests on the emulator
 else
 	bash scripts/cuda_toolchain.sh >/dev/null
 	source <(bash scripts/cuda_toolchain.sh --env)
