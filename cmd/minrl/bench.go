@@ -28,7 +28,7 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure speed on this machine",
 	}
-	cmd.AddCommand(newBenchSpeedCmd(), newBenchScanCmd(), newBenchParamsCmd())
+	cmd.AddCommand(newBenchSpeedCmd(), newBenchScanCmd(), newBenchParamsCmd(), newBenchSelCopyCmd())
 	return cmd
 }
 

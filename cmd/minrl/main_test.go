@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minrl/minrl/nn"
+	"github.com/minrl/minrl/nn/cuda"
 	"github.com/minrl/minrl/policy"
 )
 
@@ -201,5 +202,44 @@ func TestOverlayWritesText(t *testing.T) {
 	}
 	if c := img.RGBAAt(150, 60); c != (color.RGBA{255, 255, 255, 255}) {
 		t.Errorf("overlay reached the frame's middle: %v", c)
+	}
+}
+
+func TestBenchSelectiveCopy(t *testing.T) {
+	dir := t.TempDir()
+	out, err := run(t, "bench", "selective-copy", "--model", "minlstm,LSTM", "--layers", "1", "--len", "6", "--tokens", "2",
+		"--steps", "2", "--dim", "4", "--batch", "2", "--eval-every", "1", "--eval-size", "4", "--out", dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "| 6 | 2 | minlstm | 1 |") || !strings.Contains(out, "| 6 | 2 | lstm | 1 |") {
+		t.Errorf("no depth table in output:\n%s", out)
+	}
+	if out, err = run(t, "bench", "selective-copy", "--report", "--out", dir); err != nil || !strings.Contains(out, "| 6 | 2 | lstm | 1 |") {
+		t.Errorf("--report: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{
+		{"--model", "rnn"},
+		{"--layers", "0"},
+		{"--len", "4", "--tokens", "16"},
+		{"--tokens", "0"},
+		{"--steps", "0"},
+		{"--lr", "-1"},
+		{"--seeds", "-1"},
+		{"--layers", "x"},
+		{"--report", "--out", ""},
+		{"--report", "--out", t.TempDir()},
+		{"--device", "tpu"},
+		{"--device", "cuda", "--model", "gru"},
+	} {
+		if out, err := run(t, append([]string{"bench", "selective-copy"}, args...)...); err == nil {
+			t.Errorf("%v: no error\n%s", args, out)
+		}
+	}
+	if !cuda.Available() {
+		_, err := run(t, "bench", "selective-copy", "--device", "cuda", "--len", "6", "--tokens", "2", "--out", "")
+		if err == nil || !strings.Contains(err.Error(), "-tags cuda") {
+			t.Errorf("--device cuda in a CPU build: %v, want an error that says how to build with CUDA", err)
+		}
 	}
 }
