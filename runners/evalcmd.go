@@ -99,5 +99,15 @@ func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOpt
 	if _, ok := ck.Model.(*policy.Decision); ok && len(targets) == 0 {
 		return nil, fmt.Errorf("%s records no target returns: give at least one", path)
 	}
-	return evaluateModel(ctx, ck.Model, ck.Norm, ck.Bounds, env, targets, episodes, seed)
+	// The run's references (from its dataset file) when it recorded them
+	// and the environment is the run's; else the environment's.
+	var refs *eval.References
+	if s := ck.Meta[MetaReferences]; s != "" && env == ck.EnvID {
+		var r eval.References
+		if err := json.Unmarshal([]byte(s), &r); err != nil {
+			return nil, fmt.Errorf("%s: metadata %s: %w", path, MetaReferences, err)
+		}
+		refs = &r
+	}
+	return evaluateModel(ctx, ck.Model, ck.Norm, ck.Bounds, env, refs, targets, episodes, seed)
 }
