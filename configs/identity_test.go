@@ -66,7 +66,7 @@ func TestIdentityDiffAndHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"eval.targets [3600,1800] (now [])", "train.steps 100000 (now 100001)"}
+	want := []string{"eval.targets [5200,1400] (now [])", "train.steps 100000 (now 100001)"}
 	if !slices.Equal(diff, want) {
 		t.Errorf("Diff %q, want %q", diff, want)
 	}
