@@ -64,6 +64,8 @@ type Model struct {
 	ConvKernel int              `mapstructure:"conv_kernel"`
 	MaxEpLen   int              `mapstructure:"max_ep_len"`
 	Hidden     []int            `mapstructure:"hidden"`
+	// NoRTG zeroes the return-to-go input (the return-to-go ablation).
+	NoRTG bool `mapstructure:"no_rtg"`
 }
 
 // Train configures the optimisation.
@@ -79,6 +81,9 @@ type Train struct {
 	EvalEvery       int     `mapstructure:"eval_every"`
 	CheckpointEvery int     `mapstructure:"checkpoint_every"`
 	LogEvery        int     `mapstructure:"log_every"`
+	// TopFraction trains on the highest-return episodes only (%BC with
+	// model.kind bc): see dataset.TopEpisodes. 1 keeps every episode.
+	TopFraction float64 `mapstructure:"top_fraction"`
 }
 
 // Eval configures evaluation episodes.
@@ -488,8 +493,12 @@ func (r Run) Validate() error {
 		bad("train.schedule", t.Schedule, "constant or cosine")
 	}
 	finite("train.grad_clip", t.GradClip, "> 0", t.GradClip > 0)
+	finite("train.top_fraction", t.TopFraction, "in (0, 1]", t.TopFraction > 0 && t.TopFraction <= 1)
 	if t.EvalEvery < 0 || t.CheckpointEvery < 0 || t.LogEvery < 0 {
 		bad("train.eval_every/checkpoint_every/log_every", []int{t.EvalEvery, t.CheckpointEvery, t.LogEvery}, ">= 0")
+	}
+	if m.NoRTG && m.Kind == policy.ModelBC {
+		bad("model.no_rtg", true, "false for bc (an MLP has no return input)")
 	}
 	e := r.Eval
 	if len(e.Targets) == 0 && m.Kind != policy.ModelBC {

@@ -17,7 +17,7 @@ func TestPresetComposesEnvDatasetAndModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Env != "minrl/Hopper-v0" || r.Dataset != "hopper-medium-replay" || r.Model.Kind != "mingru" ||
-		r.Model.Context != "episode" || r.Train.Batch != 16 || r.Eval.Targets[0] != 3600 || r.Out != "runs/hopper-medium-replay-mingru-episode" {
+		r.Model.Context != "episode" || r.Train.Batch != 16 || r.Eval.Targets[0] != 5200 || r.Out != "runs/hopper-medium-replay-mingru-episode" {
 		t.Errorf("%+v", r)
 	}
 	dt, err := Load(Source{Preset: "walker2d-medium-dt"})

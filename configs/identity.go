@@ -14,6 +14,26 @@ import (
 // computes: a resumed run may change them, and Identity leaves them out.
 var Placement = []string{"out"}
 
+// Introduced are keys added after runs were recorded, each with the JSON
+// of the value that runs made before it had implicitly. At that value a
+// key is left out of Identity, Flatten, Diff and SHA256, so that older
+// checkpoints resume, older records still match their sweeps, and a run
+// that does not use the new setting records the same bytes as before.
+var Introduced = map[string]string{
+	"model.no_rtg":       "false",
+	"train.top_fraction": "1",
+}
+
+// dropIntroduced deletes the Introduced keys of flat that hold their
+// implicit value.
+func dropIntroduced(flat map[string]string) {
+	for k, v := range Introduced {
+		if flat[k] == v {
+			delete(flat, k)
+		}
+	}
+}
+
 // Tree returns the run as nested maps keyed like the YAML (nil slices as
 // empty ones, so that a config compares equal to itself however it was
 // built). It reads the struct, not viper's AllSettings, because a Run may
@@ -47,12 +67,21 @@ func (r Run) Identity() (string, error) {
 	for _, k := range Placement {
 		delete(tree, k)
 	}
+	for k, v := range Introduced {
+		section, leaf, _ := strings.Cut(k, ".")
+		if sub, ok := tree[section].(map[string]any); ok {
+			if b, err := json.Marshal(sub[leaf]); err == nil && string(b) == v {
+				delete(sub, leaf)
+			}
+		}
+	}
 	b, err := json.Marshal(tree)
 	return string(b), err
 }
 
 // Flatten lists a config JSON's leaves as dotted keys ("train.steps") with
-// each value's JSON, leaving out the Placement keys.
+// each value's JSON, leaving out the Placement keys and the Introduced
+// keys at their implicit values.
 func Flatten(cfgJSON string) (map[string]string, error) {
 	dec := json.NewDecoder(strings.NewReader(cfgJSON))
 	dec.UseNumber() // seeds above 2^53 stay exact
@@ -65,6 +94,7 @@ func Flatten(cfgJSON string) (map[string]string, error) {
 	for _, k := range Placement {
 		delete(out, k)
 	}
+	dropIntroduced(out)
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/spf13/viper"
@@ -17,6 +18,8 @@ func TestTreeHasEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Off their implicit values, so that Flatten keeps the Introduced keys.
+	r.Model.NoRTG, r.Train.TopFraction = true, 0.5
 	b, _ := json.Marshal(r.Tree())
 	flat, err := Flatten(string(b))
 	if err != nil {
@@ -63,7 +66,7 @@ func TestIdentityDiffAndHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"eval.targets [3600,1800] (now [])", "train.steps 100000 (now 100001)"}
+	want := []string{"eval.targets [5200,1400] (now [])", "train.steps 100000 (now 100001)"}
 	if !slices.Equal(diff, want) {
 		t.Errorf("Diff %q, want %q", diff, want)
 	}
@@ -87,4 +90,43 @@ func presetKeys(t *testing.T) []string {
 	keys := append(v.AllKeys(), "name")
 	slices.Sort(keys)
 	return slices.Compact(keys)
+}
+
+// TestIntroducedKeys: a config recorded before model.no_rtg and
+// train.top_fraction existed equals today's at their implicit values (same
+// Identity bytes, no Diff, same hash); another value is a difference.
+func TestIntroducedKeys(t *testing.T) {
+	r, err := Load(Source{Preset: "hopper-medium-dt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := r.Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree map[string]any
+	if err := json.Unmarshal([]byte(now), &tree); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tree["model"].(map[string]any)["no_rtg"]; ok {
+		t.Errorf("Identity holds model.no_rtg at its implicit value: %s", now)
+	}
+	// What a summary.json records: the whole tree, new keys included.
+	full, _ := json.Marshal(r.Tree())
+	if !strings.Contains(string(full), `"top_fraction":1`) {
+		t.Fatalf("Tree lacks train.top_fraction: %s", full)
+	}
+	if d, err := Diff(string(full), now); err != nil || len(d) > 0 {
+		t.Errorf("Diff(tree, identity) = %v, %v; want none", d, err)
+	}
+	if SHA256(string(full)) != SHA256(now) {
+		t.Error("the hash depends on an Introduced key at its implicit value")
+	}
+	r.Train.TopFraction, r.Model.NoRTG = 0.1, true
+	changed, _ := r.Identity()
+	d, err := Diff(now, changed)
+	want := []string{"model.no_rtg missing (now true)", "train.top_fraction missing (now 0.1)"}
+	if err != nil || !slices.Equal(d, want) {
+		t.Errorf("Diff = %q, %v; want %q", d, err, want)
+	}
 }

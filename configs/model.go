@@ -15,7 +15,7 @@ func (r Run) Decision(obsDim, actDim int) policy.Config {
 	return policy.Config{Model: m.Kind, ObsDim: obsDim, ActDim: actDim, Embed: m.Embed,
 		Layers: m.Layers, Heads: m.Heads, Dropout: m.Dropout, Act: m.Activation, Expansion: m.Expansion,
 		Conv: m.Conv, ConvKernel: m.ConvKernel, MaxEpLen: m.MaxEpLen, K: m.K, RTGScale: r.Eval.RTGScale,
-		Context: m.Context}
+		Context: m.Context, NoRTG: m.NoRTG}
 }
 
 // MLP returns the run's MLP config (model.kind bc).
@@ -30,7 +30,7 @@ var modelKeys = map[string]string{
 	"Model": "model.kind", "Embed": "model.embed", "Layers": "model.layers", "Heads": "model.heads",
 	"Dropout": "model.dropout", "Act": "model.activation", "Expansion": "model.expansion",
 	"Conv": "model.conv", "ConvKernel": "model.conv_kernel", "MaxEpLen": "model.max_ep_len",
-	"K": "model.k", "RTGScale": "eval.rtg_scale", "Context": "model.context", "Hidden": "model.hidden",
+	"K": "model.k", "RTGScale": "eval.rtg_scale", "Context": "model.context", "Hidden": "model.hidden", "NoRTG": "model.no_rtg",
 }
 
 // modelErrors validates the run's model through policy's Validate (the

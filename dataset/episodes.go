@@ -42,6 +42,54 @@ func (d *Dataset) Episodes() []Episode {
 	return eps
 }
 
+// TopEpisodes returns the highest-return episodes of eps whose lengths add
+// up to at most fraction of all their steps, and at least the best one, in
+// their order in eps: the Decision Transformer's pct_traj, with which %BC
+// (behaviour cloning on the top 10%, fraction 0.1) is trained. Episodes of
+// equal length make it the top fraction of episodes. Ties in return go to
+// the earlier episode. A fraction of 1 or more returns eps.
+func TopEpisodes(eps []Episode, fraction float64) []Episode {
+	if fraction >= 1 || len(eps) == 0 {
+		return eps
+	}
+	total := 0
+	for _, e := range eps {
+		total += e.Len
+	}
+	budget := max(int(fraction*float64(total)), 1)
+	order := make([]int, len(eps))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return -cmpFloat(eps[a].Return, eps[b].Return) })
+	keep := make([]bool, len(eps))
+	keep[order[0]] = true
+	steps := eps[order[0]].Len
+	for _, i := range order[1:] {
+		if steps+eps[i].Len > budget {
+			break
+		}
+		keep[i], steps = true, steps+eps[i].Len
+	}
+	var out []Episode
+	for i, e := range eps {
+		if keep[i] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
 // ReturnsToGo returns, for every row, the undiscounted sum of rewards from
 // that row to the end of its episode: R̂_t = Σ_{t' ≥ t} r_{t'}. Sums run
 // backwards in float64 and are rounded to float32 once.

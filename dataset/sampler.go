@@ -3,6 +3,7 @@ package dataset
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -38,8 +39,11 @@ type episodeSet struct {
 	total int
 }
 
-func newEpisodeSet(d *Dataset, includeUnfinished bool) (episodeSet, error) {
+func newEpisodeSet(d *Dataset, includeUnfinished bool, topFraction float64) (episodeSet, error) {
 	var s episodeSet
+	if topFraction < 0 || topFraction > 1 || math.IsNaN(topFraction) {
+		return s, fmt.Errorf("dataset: top fraction %g, want in (0, 1] (0: every episode)", topFraction)
+	}
 	for _, e := range d.Episodes() {
 		if e.Finished || includeUnfinished {
 			s.eps = append(s.eps, e)
@@ -47,6 +51,9 @@ func newEpisodeSet(d *Dataset, includeUnfinished bool) (episodeSet, error) {
 	}
 	if len(s.eps) == 0 {
 		return s, fmt.Errorf("%w (%d rows; unfinished episodes included: %v)", ErrNoEpisodes, d.N, includeUnfinished)
+	}
+	if topFraction > 0 {
+		s.eps = TopEpisodes(s.eps, topFraction)
 	}
 	s.cum = make([]int, len(s.eps)+1)
 	for i, e := range s.eps {
@@ -84,7 +91,10 @@ type WindowConfig struct {
 	// terminal or timeout. Off by default, like DT's conversion script,
 	// which drops it: its returns-to-go are truncated.
 	IncludeUnfinished bool
-	Seed              uint64
+	// TopFraction, when in (0, 1), samples only TopEpisodes(·, TopFraction)
+	// (%BC); 0 or 1 samples every episode.
+	TopFraction float64
+	Seed        uint64
 }
 
 // DefaultWindowConfig returns K 20, RTG scale 1000 and max episode length
@@ -115,7 +125,7 @@ func NewWindowSampler(d *Dataset, norm *Normalizer, cfg WindowConfig) (*WindowSa
 	if norm != nil && norm.Dim() != d.ObsDim {
 		return nil, fmt.Errorf("%w: normaliser has %d features, observations %d", ErrShape, norm.Dim(), d.ObsDim)
 	}
-	set, err := newEpisodeSet(d, cfg.IncludeUnfinished)
+	set, err := newEpisodeSet(d, cfg.IncludeUnfinished, cfg.TopFraction)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +214,9 @@ type EpisodeConfig struct {
 	// short episodes (in Hopper's medium-replay data, early failures).
 	Uniform           bool
 	IncludeUnfinished bool // also draw a trailing episode without a flag
-	Seed              uint64
+	// TopFraction: as WindowConfig's.
+	TopFraction float64
+	Seed        uint64
 }
 
 // DefaultEpisodeConfig returns RTG scale 1000 and max episode length 1000,
@@ -238,7 +250,7 @@ func NewEpisodeSampler(d *Dataset, norm *Normalizer, cfg EpisodeConfig) (*Episod
 	if norm != nil && norm.Dim() != d.ObsDim {
 		return nil, fmt.Errorf("%w: normaliser has %d features, observations %d", ErrShape, norm.Dim(), d.ObsDim)
 	}
-	set, err := newEpisodeSet(d, cfg.IncludeUnfinished)
+	set, err := newEpisodeSet(d, cfg.IncludeUnfinished, cfg.TopFraction)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,10 @@ package dataset
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -408,6 +410,107 @@ func TestSamplerStateResumes(t *testing.T) {
 		}
 		if err := s.SetState([]byte("junk")); err == nil {
 			t.Errorf("%T: junk state accepted", s)
+		}
+	}
+}
+
+// TestTopEpisodes: %BC's filter keeps exactly the highest-return episodes
+// that fit the step budget (DT's pct_traj): a prefix of the episodes
+// ranked by return whose steps fit, the next one not fitting, in dataset
+// order; and the samplers draw from those alone.
+func TestTopEpisodes(t *testing.T) {
+	// Hand-made: returns 5, 9, 1, 7, 3 over lengths 10, 20, 10, 30, 30
+	// (100 steps). 0.5 -> budget 50: 9 (20 steps), then 7 (30) = 50, then
+	// 5 does not fit.
+	eps := []Episode{{Start: 0, Len: 10, Return: 5}, {Start: 10, Len: 20, Return: 9}, {Start: 30, Len: 10, Return: 1},
+		{Start: 40, Len: 30, Return: 7}, {Start: 70, Len: 30, Return: 3}}
+	for _, c := range []struct {
+		f    float64
+		want []int // Start of the kept episodes
+	}{{0.5, []int{10, 40}}, {0.1, []int{10}}, {0.01, []int{10}}, {0.59, []int{10, 40}}, {0.6, []int{0, 10, 40}}, {1, []int{0, 10, 30, 40, 70}}} {
+		var got []int
+		for _, e := range TopEpisodes(eps, c.f) {
+			got = append(got, e.Start)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("fraction %g: kept starts %v, want %v", c.f, got, c.want)
+		}
+	}
+	// Random episodes against the definition.
+	rng := rand.New(rand.NewPCG(8, 9))
+	for trial := range 200 {
+		n := 1 + rng.IntN(30)
+		eps := make([]Episode, n)
+		total := 0
+		for i := range eps {
+			eps[i] = Episode{Start: total, Len: 1 + rng.IntN(50), Return: float64(rng.IntN(20))} // ties happen
+			total += eps[i].Len
+		}
+		f := rng.Float64()
+		kept := TopEpisodes(eps, f)
+		in := map[int]bool{}
+		steps := 0
+		for i, e := range kept {
+			in[e.Start] = true
+			steps += e.Len
+			if i > 0 && kept[i-1].Start >= e.Start {
+				t.Fatalf("trial %d: kept episodes out of dataset order", trial)
+			}
+		}
+		budget := max(int(f*float64(total)), 1)
+		if len(kept) == 0 || (len(kept) > 1 && steps > budget) {
+			t.Fatalf("trial %d: kept %d episodes, %d steps, budget %d", trial, len(kept), steps, budget)
+		}
+		// Ranked by return (ties: earlier first), the kept ones are a prefix
+		// and the first dropped one would not fit.
+		ranked := slices.Clone(eps)
+		slices.SortStableFunc(ranked, func(a, b Episode) int { return int(b.Return - a.Return) })
+		for i, e := range ranked {
+			if i < len(kept) != in[e.Start] {
+				t.Fatalf("trial %d: rank %d (return %g) kept=%v; kept %d episodes", trial, i, e.Return, in[e.Start], len(kept))
+			}
+			if i == len(kept) && steps+e.Len <= budget {
+				t.Fatalf("trial %d: the next episode (%d steps) fits the budget (%d of %d used)", trial, e.Len, steps, budget)
+			}
+		}
+	}
+	// Equal lengths: exactly the top fraction of the episodes.
+	lens := slices.Repeat([]int{10}, 20)
+	d := idDataset(lens, strings.Repeat("t", 20))
+	clear(d.Rewards)
+	for e := range 20 {
+		d.Rewards[e*10] = float32((e * 7) % 20) // distinct returns
+	}
+	for _, kind := range []string{"window", "episode"} {
+		var s interface {
+			Sample(*Batch, int)
+			Episodes() []Episode
+		}
+		var err error
+		if kind == "window" {
+			s, err = NewWindowSampler(d, nil, WindowConfig{K: 3, RTGScale: 1, MaxEpLen: 100, TopFraction: 0.1, Seed: 1})
+		} else {
+			s, err = NewEpisodeSampler(d, nil, EpisodeConfig{RTGScale: 1, MaxEpLen: 100, TopFraction: 0.1, Seed: 1})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rets []float64
+		for _, e := range s.Episodes() {
+			rets = append(rets, e.Return)
+		}
+		// Episode e returns 7e mod 20: 19 is episode 17, 18 episode 14.
+		if !slices.Equal(rets, []float64{18, 19}) {
+			t.Errorf("%s sampler: returns of the kept episodes %v, want the top 2 of 20 in dataset order: [18 19]", kind, rets)
+		}
+		var b Batch
+		for range 20 {
+			s.Sample(&b, 8)
+			for i, m := range b.Mask {
+				if ep := int(b.States[2*i]); m != 0 && ep != 14 && ep != 17 {
+					t.Fatalf("%s sampler drew from episode %d (return %g)", kind, ep, float64((ep*7)%20))
+				}
+			}
 		}
 	}
 }

@@ -6,10 +6,12 @@ package eval
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 
 	"github.com/minrl/minrl/envs"
+	"github.com/minrl/minrl/internal/nanjson"
 	"github.com/minrl/minrl/internal/par"
 )
 
@@ -38,6 +40,59 @@ type Config struct {
 	Seed uint64
 	// MaxSteps overrides the environment's time limit (0: the spec's).
 	MaxSteps int
+	// References, when set, are the returns scores are normalised by
+	// instead of the environment's registered ones (those stored with a
+	// dataset, say).
+	References *References
+}
+
+// References are the two returns a normalised score is relative to:
+// 100·(R − Random)/(Expert − Random).
+type References struct {
+	Random float64 `json:"random"`
+	Expert float64 `json:"expert"`
+	Source string  `json:"source"` // where they come from, for reports
+}
+
+type referencesJSON struct {
+	Random nanjson.Float `json:"random"`
+	Expert nanjson.Float `json:"expert"`
+	Source string        `json:"source"`
+}
+
+// MarshalJSON writes missing (NaN) references as null.
+func (r References) MarshalJSON() ([]byte, error) {
+	return json.Marshal(referencesJSON{nanjson.Float(r.Random), nanjson.Float(r.Expert), r.Source})
+}
+
+// UnmarshalJSON reads null references as NaN.
+func (r *References) UnmarshalJSON(b []byte) error {
+	var v referencesJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = References{float64(v.Random), float64(v.Expert), v.Source}
+	return nil
+}
+
+// Of returns the registered references of an environment.
+func Of(spec envs.Spec) References {
+	return References{Random: spec.RandomReturn, Expert: spec.ExpertReturn, Source: spec.RefSource}
+}
+
+// Valid reports whether the references define a score: both finite and
+// distinct.
+func (r References) Valid() bool {
+	ok := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	return ok(r.Random) && ok(r.Expert) && r.Random != r.Expert
+}
+
+// Score is the normalised score of a return (NaN without valid references).
+func (r References) Score(ret float64) float64 {
+	if !r.Valid() {
+		return math.NaN()
+	}
+	return 100 * (ret - r.Random) / (r.Expert - r.Random)
 }
 
 // EpisodeResult is one evaluated episode.
@@ -139,7 +194,11 @@ func Evaluate(ctx context.Context, pol Policy, cfg Config) (Report, error) {
 			}
 		}
 	}
-	return summarize(spec, ev.res), nil
+	refs := Of(spec)
+	if cfg.References != nil {
+		refs = *cfg.References
+	}
+	return summarize(spec.ID, refs, ev.res), nil
 }
 
 // episodes is the lockstep state of an evaluation.
@@ -201,23 +260,23 @@ func (ev *episodes) close() {
 	}
 }
 
-func summarize(spec envs.Spec, res []EpisodeResult) Report {
-	rep := Report{Env: spec.ID, Episodes: len(res), Results: res}
+func summarize(env string, refs References, res []EpisodeResult) Report {
+	rep := Report{Env: env, Episodes: len(res), Results: res}
 	rets, norms := make([]float64, len(res)), make([]float64, len(res))
 	var length float64
 	for i := range res {
-		res[i].Normalized, _ = spec.NormalizedScore(res[i].Return)
+		res[i].Normalized = refs.Score(res[i].Return)
 		rets[i], norms[i] = res[i].Return, res[i].Normalized
 		length += float64(res[i].Length)
 	}
 	rep.MeanReturn, rep.StdReturn = MeanStd(rets)
 	rep.MeanNormalized, rep.StdNormalized = MeanStd(norms)
 	rep.MeanLength = length / float64(len(res))
-	if math.IsNaN(spec.RandomReturn) {
-		rep.ScoreNote = "no reference returns for " + spec.ID + ": no normalised score"
+	if !refs.Valid() {
+		rep.ScoreNote = "no reference returns for " + env + ": no normalised score"
 	} else {
 		rep.ScoreNote = fmt.Sprintf("minrl-normalised: 100·(R − %.1f)/(%.1f − %.1f), references from %s",
-			spec.RandomReturn, spec.ExpertReturn, spec.RandomReturn, spec.RefSource)
+			refs.Random, refs.Expert, refs.Random, refs.Source)
 	}
 	return rep
 }

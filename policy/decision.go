@@ -81,6 +81,10 @@ type Config struct {
 	RTGScale float64 `json:"rtg_scale"`
 	// Context is "window" (default) or "episode" (recurrent models only).
 	Context string `json:"context"`
+	// NoRTG zeroes the return-to-go input in training and acting alike:
+	// the return-to-go ablation (the same architecture and tokens, the
+	// return token carrying no information). Absent in older checkpoints.
+	NoRTG bool `json:"no_rtg,omitempty"`
 }
 
 // DefaultConfig returns the defaults for model (ModelMinGRU, ModelMinLSTM
@@ -230,6 +234,7 @@ type Decision struct {
 	// Forward state.
 	b, k               int
 	rIn, sIn, aIn      nn.Tensor // views of the batch
+	zeroRTG            []float32 // the return input under NoRTG
 	x0                 nn.Tensor // stacked token embeddings [B, 3K, h]
 	keep               []float32 // token mask [B·3K]
 	hs                 nn.Tensor // outputs at the state tokens [B, K, h]
@@ -344,7 +349,7 @@ func (m *Decision) Forward(b *dataset.Batch) *nn.Tensor {
 	m.mustBatch(b)
 	B, K, h := b.B, b.K, m.cfg.Embed
 	m.b, m.k = B, K
-	view(&m.rIn, b.RTG, B, K, 1)
+	view(&m.rIn, m.rtgInput(b.RTG[:B*K]), B, K, 1)
 	view(&m.sIn, b.States, B, K, m.cfg.ObsDim)
 	view(&m.aIn, b.Actions, B, K, m.cfg.ActDim)
 	m.eR = m.EmbedReturn.Forward(&m.rIn)
@@ -367,6 +372,17 @@ func (m *Decision) Forward(b *dataset.Batch) *nn.Tensor {
 		copy(m.hs.Data[i*h:(i+1)*h], y.Data[(3*i+1)*h:(3*i+2)*h])
 	}
 	return m.tanh.Forward(m.Head.Forward(&m.hs))
+}
+
+// rtgInput is the return-to-go input the model embeds: rtg, or zeros of
+// its length under NoRTG.
+func (m *Decision) rtgInput(rtg []float32) []float32 {
+	if !m.cfg.NoRTG {
+		return rtg
+	}
+	m.zeroRTG = grow(m.zeroRTG, len(rtg))
+	clear(m.zeroRTG)
+	return m.zeroRTG
 }
 
 // stackRange interleaves the token embeddings of steps [lo, hi), each with
@@ -811,7 +827,7 @@ func (m *Decision) StepPredict(s *RecurrentState, rtg, states []float32, timeste
 	}
 	m.EmbedAction.Apply(st.emb, s.pending, n)
 	put(0, s.pendingT)
-	m.EmbedReturn.Apply(st.emb, rtg, n)
+	m.EmbedReturn.Apply(st.emb, m.rtgInput(rtg), n)
 	put(1, timesteps)
 	m.EmbedState.Apply(st.emb, states, n)
 	put(2, timesteps)

@@ -119,7 +119,7 @@ func (g *DecisionGPU) upload(b *dataset.Batch) {
 	g.keepHost = tokenMask(g.keepHost, b.Mask[:n])
 	// One copy: rtg | states | actions | mask | keep | timesteps (int32
 	// bits in float32 slots; a copy moves bits unchanged).
-	parts := [][]float32{b.RTG[:n], b.States[:n*cfg.ObsDim], b.Actions[:n*cfg.ActDim], b.Mask[:n], g.keepHost}
+	parts := [][]float32{g.m.rtgInput(b.RTG[:n]), b.States[:n*cfg.ObsDim], b.Actions[:n*cfg.ActDim], b.Mask[:n], g.keepHost}
 	g.staging = g.staging[:0]
 	for _, p := range parts {
 		g.staging = append(g.staging, p...)

@@ -37,6 +37,11 @@ func testConfigs() map[string]Config {
 	c = smallConfig(ModelMinLSTM)
 	c.Conv, c.ConvKernel = true, 3
 	out["minlstm-conv3"] = c
+	for _, model := range []ModelKind{ModelMinGRU, ModelDT} {
+		c = smallConfig(model)
+		c.NoRTG = true
+		out[string(model)+"-nortg"] = c
+	}
 	return out
 }
 
@@ -588,6 +593,82 @@ func BenchmarkTrainStep(b *testing.B) {
 				step()
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/step")
+		})
+	}
+}
+
+// TestNoRTGIgnoresTheReturn: under NoRTG the predictions do not depend on
+// the returns-to-go, in the parallel form, the stepped form and an actor
+// asked for different targets; the same weights without NoRTG do (so the
+// test can fail).
+func TestNoRTGIgnoresTheReturn(t *testing.T) {
+	rng := nn.NewRNG(77)
+	for _, model := range []ModelKind{ModelMinGRU, ModelMinLSTM, ModelDT} {
+		t.Run(string(model), func(t *testing.T) {
+			cfg := smallConfig(model)
+			cfg.NoRTG = true
+			m := newTestModel(t, cfg, 3)
+			b := randomBatch(rng, cfg, []int{6, 4, 6}, 6, false)
+			other := &dataset.Batch{}
+			other.Resize(b.B, b.K, b.ObsDim, b.ActDim)
+			copy(other.States, b.States)
+			copy(other.Actions, b.Actions)
+			copy(other.Timesteps, b.Timesteps)
+			copy(other.Mask, b.Mask)
+			for i := range other.RTG {
+				other.RTG[i] = float32(50 * rng.NormFloat64())
+			}
+			m.SetTrain(false)
+			want := slices.Clone(m.Forward(b).Data)
+			if got := m.Forward(other).Data; !slices.Equal(got, want) {
+				t.Error("NoRTG: Forward depends on the returns-to-go")
+			}
+			plain := cfg
+			plain.NoRTG = false
+			p := newTestModel(t, plain, 3) // the same weights
+			p.SetTrain(false)
+			if slices.Equal(slices.Clone(p.Forward(b).Data), p.Forward(other).Data) {
+				t.Error("without NoRTG, Forward does not depend on the returns-to-go: the test cannot fail")
+			}
+			if cfg.Recurrent() {
+				n, O, A := 2, cfg.ObsDim, cfg.ActDim
+				obs := make([]float32, n*O)
+				for i := range obs {
+					obs[i] = float32(rng.NormFloat64())
+				}
+				var preds [2][]float32
+				for k, r := range [][]float32{{0, 0}, {5, -3}} {
+					s := m.NewRecurrentState(n)
+					preds[k] = make([]float32, n*A)
+					m.StepPredict(s, r, obs, []int32{0, 0}, preds[k])
+				}
+				if !slices.Equal(preds[0], preds[1]) {
+					t.Error("NoRTG: StepPredict depends on the returns-to-go")
+				}
+			}
+			// An actor asked for two targets acts alike.
+			norm := Normalizer{Mean: make([]float64, cfg.ObsDim), Std: slices.Repeat([]float64{1}, cfg.ObsDim)}
+			obs := make([]float64, cfg.ObsDim)
+			for i := range obs {
+				obs[i] = rng.NormFloat64()
+			}
+			var acts [2][]float64
+			for k, target := range []float64{0, 4000} {
+				a, err := ActorOf(m, norm, nil, target)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.Reset(1)
+				acts[k] = make([]float64, cfg.ActDim)
+				for step := 0; step < 3; step++ {
+					if err := a.Act(obs, []float64{1.5}, acts[k]); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if !slices.Equal(acts[0], acts[1]) {
+				t.Errorf("NoRTG actor: target 0 acts %v, target 4000 %v", acts[0], acts[1])
+			}
 		})
 	}
 }

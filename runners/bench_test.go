@@ -184,6 +184,7 @@ func ppoTestConfig() ppo.Config {
 // shipped data had silently stopped coming out of that command).
 var collectGolden = map[string]string{
 	"returns":        "-1351.0967635588656 -1208.5678550493162 -1264.8211727674889",
+	"expert_mean":    "-1124.5716430667831",
 	KindRandom:       "261126c94247715ee2727dd7dd4679b682419ac8e0b499e8306307d94618e490",
 	KindMedium:       "b8def177f52ecee0b3bfb5c538c5ccb33a4e0c1684e34794f7a4f383022a642e",
 	KindMediumReplay: "187128c8324d8704caf41469e8623d33c4a3cef4fd6a8ca8e82b6b67184af0e8",
@@ -207,13 +208,21 @@ func TestCollectIsReproducible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{"returns": fmt.Sprintf("%.17g %.17g %.17g", rep.RandomReturn, rep.ExpertReturn, rep.MediumReturn)}
+	// "returns": random, expert with sampled actions, medium (the values
+	// before the mean-action reference existed: the data did not move).
+	got := map[string]string{"returns": fmt.Sprintf("%.17g %.17g %.17g", rep.RandomReturn, rep.ExpertSampledReturn, rep.MediumReturn),
+		"expert_mean": fmt.Sprintf("%.17g", rep.ExpertReturn)}
 	for _, k := range AllKinds {
 		d, err := d4rl.Load(rep.Files[k])
 		if err != nil {
 			t.Fatal(err)
 		}
 		got[k] = d.SHA256()
+		// The references that training reads back from the file.
+		if x := d.Meta.Extra; x[MetaExpertReturn] != fmt.Sprint(rep.ExpertReturn) || x[MetaExpertActions] != "mean" ||
+			x[MetaExpertSampled] != fmt.Sprint(rep.ExpertSampledReturn) || x[MetaRandomReturn] != fmt.Sprint(rep.RandomReturn) {
+			t.Errorf("%s: metadata %v, want the report's references", k, x)
+		}
 	}
 	for k, v := range got {
 		if collectGolden[k] != v {

@@ -56,17 +56,23 @@ type CollectConfig struct {
 
 // CollectReport is what collect measured and wrote.
 type CollectReport struct {
-	Env           string             `json:"env"`
-	RandomReturn  float64            `json:"random_return"`
-	ExpertReturn  float64            `json:"expert_return"`
-	MediumReturn  float64            `json:"medium_return"`
-	RefEpisodes   int                `json:"ref_episodes"`
-	MediumStep    int                `json:"medium_step"` // PPO step of the medium snapshot
-	ExpertStep    int                `json:"expert_step"`
-	TrainSeconds  float64            `json:"train_seconds"`
-	Files         map[string]string  `json:"files"`
-	Summaries     map[string]Summary `json:"summaries"`
-	LearningCurve []ppo.Update       `json:"-"`
+	Env          string  `json:"env"`
+	RandomReturn float64 `json:"random_return"`
+	// ExpertReturn is the expert reference of the normalised score: the
+	// final PPO policy acting with its mean action, as agents are
+	// evaluated. ExpertSampledReturn is the same policy with sampled
+	// actions (the behaviour policy of the expert data; the expert
+	// reference of files collected before expert_actions existed).
+	ExpertReturn        float64            `json:"expert_return"`
+	ExpertSampledReturn float64            `json:"expert_return_sampled"`
+	MediumReturn        float64            `json:"medium_return"`
+	RefEpisodes         int                `json:"ref_episodes"`
+	MediumStep          int                `json:"medium_step"` // PPO step of the medium snapshot
+	ExpertStep          int                `json:"expert_step"`
+	TrainSeconds        float64            `json:"train_seconds"`
+	Files               map[string]string  `json:"files"`
+	Summaries           map[string]Summary `json:"summaries"`
+	LearningCurve       []ppo.Update       `json:"-"`
 }
 
 // Summary describes a written dataset.
@@ -182,8 +188,11 @@ func Collect(ctx context.Context, cfg CollectConfig, log *slog.Logger) (*Collect
 		return nil, err
 	}
 
-	// 2. Reference returns: the uniform-random and the expert behaviour
-	//    policies, each over RefEpisodes episodes.
+	// 2. Reference returns: the uniform-random policy, and the expert
+	//    with its mean action (as agents are evaluated: the reference) and
+	//    with sampled actions (the behaviour policy), each over RefEpisodes
+	//    episodes. The mean-action episodes draw no random numbers, so the
+	//    datasets are those collect made before it measured them.
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x636f6c6c))
 	randomPol := func(obs, act []float64, space envs.Space, rng *rand.Rand) { space.Sample(rng, act) }
 	expertPol := agentPolicy(agent)
@@ -191,14 +200,18 @@ func Collect(ctx context.Context, cfg CollectConfig, log *slog.Logger) (*Collect
 	if rep.RandomReturn, err = meanReturn(ctx, cfg.Env, randomPol, cfg.RefEpisodes, refSeed, rng); err != nil {
 		return nil, err
 	}
-	if rep.ExpertReturn, err = meanReturn(ctx, cfg.Env, expertPol, cfg.RefEpisodes, refSeed, rng); err != nil {
+	if rep.ExpertSampledReturn, err = meanReturn(ctx, cfg.Env, expertPol, cfg.RefEpisodes, refSeed, rng); err != nil {
+		return nil, err
+	}
+	if rep.ExpertReturn, err = meanReturn(ctx, cfg.Env, agentMeanPolicy(agent), cfg.RefEpisodes, refSeed, nil); err != nil {
 		return nil, err
 	}
 
 	// 3. Medium: the first snapshot whose training return (mean of three
 	//    updates, to damp noise) reaches MediumFraction of the way from
-	//    random to expert.
-	target := rep.RandomReturn + cfg.MediumFraction*(rep.ExpertReturn-rep.RandomReturn)
+	//    random to the expert's sampled-action return (training returns
+	//    are of sampled actions too).
+	target := rep.RandomReturn + cfg.MediumFraction*(rep.ExpertSampledReturn-rep.RandomReturn)
 	med := len(snaps) - 1
 	for i := range snaps {
 		if smoothed(snaps, i) >= target {
@@ -227,8 +240,9 @@ func Collect(ctx context.Context, cfg CollectConfig, log *slog.Logger) (*Collect
 	// 4. The datasets.
 	meta := func(policy string) dataset.Metadata {
 		return dataset.Metadata{EnvID: cfg.Env, Policy: policy, Command: cfg.Command, Seed: cfg.Seed, HasSeed: true,
-			Extra: map[string]string{"algorithm": "PPO", "random_return": fmt.Sprint(rep.RandomReturn),
-				"expert_return": fmt.Sprint(rep.ExpertReturn)}}
+			Extra: map[string]string{"algorithm": "PPO", MetaRandomReturn: fmt.Sprint(rep.RandomReturn),
+				MetaExpertReturn: fmt.Sprint(rep.ExpertReturn), MetaExpertActions: "mean",
+				MetaExpertSampled: fmt.Sprint(rep.ExpertSampledReturn)}}
 	}
 	made := map[string]*dataset.Dataset{}
 	want := func(k string) bool { return slices.Contains(cfg.Kinds, k) }
@@ -314,6 +328,11 @@ type behaviour func(obs, act []float64, space envs.Space, rng *rand.Rand)
 // policy is stochastic, as D4RL's SAC policies were).
 func agentPolicy(a *ppo.Agent) behaviour {
 	return func(obs, act []float64, _ envs.Space, rng *rand.Rand) { a.Act(obs, act, rng) }
+}
+
+// agentMeanPolicy acts with a PPO agent's mean action (deterministic).
+func agentMeanPolicy(a *ppo.Agent) behaviour {
+	return func(obs, act []float64, _ envs.Space, _ *rand.Rand) { a.Act(obs, act, nil) }
 }
 
 // meanReturn plays episodes with seeds seed, seed+1, ... and returns their

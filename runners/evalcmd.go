@@ -46,6 +46,27 @@ func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOpt
 	if err != nil {
 		return nil, err
 	}
+	return EvaluateLoaded(ctx, ck, path, opts)
+}
+
+// storedReferences returns the references the checkpoint's run recorded
+// (from its dataset file) when env is the run's; nil otherwise (the
+// environment's registered ones apply).
+func storedReferences(ck *policy.Checkpoint, env string) (*eval.References, error) {
+	s := ck.Meta[MetaReferences]
+	if s == "" || env != ck.EnvID {
+		return nil, nil
+	}
+	var r eval.References
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		return nil, fmt.Errorf("metadata %s: %w", MetaReferences, err)
+	}
+	return &r, nil
+}
+
+// EvaluateLoaded is EvaluateCheckpoint of a checkpoint already loaded from
+// path.
+func EvaluateLoaded(ctx context.Context, ck *policy.Checkpoint, path string, opts CheckpointEvalOptions) ([]eval.Report, error) {
 	env := opts.Env
 	if env == "" {
 		env = ck.EnvID
@@ -68,6 +89,7 @@ func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOpt
 			episodes = cfg.Eval.Episodes
 		}
 		if len(cfg.Eval.Seed) > 0 {
+			var err error
 			if seed, err = strconv.ParseUint(string(cfg.Eval.Seed), 10, 64); err != nil {
 				return nil, fmt.Errorf("%s: metadata %s: eval.seed %s: %w", path, MetaRunConfig, cfg.Eval.Seed, err)
 			}
@@ -99,5 +121,9 @@ func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOpt
 	if _, ok := ck.Model.(*policy.Decision); ok && len(targets) == 0 {
 		return nil, fmt.Errorf("%s records no target returns: give at least one", path)
 	}
-	return evaluateModel(ctx, ck.Model, ck.Norm, ck.Bounds, env, targets, episodes, seed)
+	refs, err := storedReferences(ck, env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return evaluateModel(ctx, ck.Model, ck.Norm, ck.Bounds, env, refs, targets, episodes, seed)
 }

@@ -56,6 +56,7 @@ const (
 	MetaProgress     = "train.progress"       // JSON: log accumulators, last evaluated step (clocks: timing.json)
 	MetaCheckpointOf = "train.checkpoint"     // "last" or "best"
 	MetaGemm         = "train.gemm"           // the matrix-product backend (nn.Gemm's Name)
+	MetaReferences   = "train.references"     // JSON eval.References: what the run's scores are normalised by
 )
 
 // Score kinds: what EvalPoint.Score measures.
@@ -160,6 +161,13 @@ type TrainResult struct {
 	// Best the best evaluation (best.safetensors).
 	Last EvalPoint `json:"last"`
 	Best EvalPoint `json:"best"`
+	// DatasetSHA256 identifies the data: the SHA-256 of the dataset's
+	// arrays as loaded (dataset.Dataset.SHA256), as the checkpoints record it.
+	DatasetSHA256 string `json:"dataset_sha256"`
+	// References normalise every score of the run: the dataset file's own
+	// when it stores them, else the environment's registered ones
+	// (eval.References.Source says which).
+	References eval.References `json:"references"`
 	// DatasetReturn is the mean return of the dataset's finished episodes
 	// (the behaviour policy's level), DatasetScore its normalised score
 	// (NaN without reference returns).
@@ -219,7 +227,8 @@ type trainJob struct {
 	spec      envs.Spec
 	dsPath    string
 	dsSHA     string
-	cfgJSON   string // configs.Run.Identity: the run config as checkpoints record it
+	refs      eval.References // what scores are normalised by
+	cfgJSON   string          // configs.Run.Identity: the run config as checkpoints record it
 	cfgSHA    string
 	norm      policy.Normalizer
 	// dataReturn is the mean return of the dataset's finished episodes.
@@ -336,9 +345,11 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 		}
 		bounds.ToUnit(d.Actions)
 	}
-	j := &trainJob{run: run, opts: opts, spec: spec, dsPath: where, dsSHA: dsSHA, bounds: bounds, dataReturn: dataReturn, notes: notes,
+	refs, warns := DatasetReferences(d, where, spec)
+	notes = append(notes, warns...)
+	j := &trainJob{run: run, opts: opts, spec: spec, dsPath: where, dsSHA: dsSHA, refs: refs, bounds: bounds, dataReturn: dataReturn, notes: notes,
 		norm: dataset.Normalizer{Mean: slices.Clone(dn.Mean), Std: slices.Clone(dn.Std)}, lastEval: -1, kind: ScoreNormalized}
-	if math.IsNaN(spec.RandomReturn) || math.IsNaN(spec.ExpertReturn) {
+	if !refs.Valid() {
 		j.kind = ScoreReturn
 	}
 	if err := j.norm.Validate(obsDim); err != nil {
@@ -361,6 +372,9 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 	if j.sampler, err = buildSampler(run, d, dn); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", run.Dataset, err)
 	}
+	if f := run.Train.TopFraction; f < 1 {
+		j.notes = append(j.notes, topNote(j.sampler, d, f))
+	}
 	t := run.Train
 	j.tr, err = decision.New(j.model, j.sampler, decision.Config{Steps: t.Steps, Batch: t.Batch, LR: t.LR,
 		WeightDecay: t.WeightDecay, Warmup: t.Warmup, Schedule: t.Schedule, GradClip: t.GradClip})
@@ -375,6 +389,17 @@ func newTrainJob(run configs.Run, opts TrainOptions) (*trainJob, error) {
 			t.Warmup, t.Steps, j.tr.Sched.LR(t.Steps-1), t.LR, max(1, t.Steps/10)))
 	}
 	return j, nil
+}
+
+// topNote says which episodes a train.top_fraction run trains on.
+func topNote(s stateSampler, d *dataset.Dataset, f float64) string {
+	eps := s.(interface{ Episodes() []dataset.Episode }).Episodes()
+	steps, lo := 0, math.Inf(1)
+	for _, e := range eps {
+		steps += e.Len
+		lo = min(lo, e.Return)
+	}
+	return fmt.Sprintf("train.top_fraction %g: training on the %d highest-return episodes (%d of %d steps; returns from %.1f)", f, len(eps), steps, d.N, lo)
 }
 
 // closest returns the word of words nearest to w in edit distance.
@@ -472,9 +497,9 @@ func checkMemory(run configs.Run, opts TrainOptions, obsDim, actDim int) (string
 func buildSampler(run configs.Run, d *dataset.Dataset, norm *dataset.Normalizer) (stateSampler, error) {
 	m, seed := run.Model, deriveSeed(run.Train.Seed, 0x5a4d_504c_4552) // "SAMPLER"
 	if m.Context == policy.ContextEpisode && m.Kind != policy.ModelBC {
-		return dataset.NewEpisodeSampler(d, norm, dataset.EpisodeConfig{RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, Seed: seed})
+		return dataset.NewEpisodeSampler(d, norm, dataset.EpisodeConfig{RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, TopFraction: run.Train.TopFraction, Seed: seed})
 	}
-	return dataset.NewWindowSampler(d, norm, dataset.WindowConfig{K: m.K, RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, Seed: seed})
+	return dataset.NewWindowSampler(d, norm, dataset.WindowConfig{K: m.K, RTGScale: run.Eval.RTGScale, MaxEpLen: m.MaxEpLen, TopFraction: run.Train.TopFraction, Seed: seed})
 }
 
 // deriveSeed mixes a tag into a seed (splitmix64), so the model and the
@@ -662,7 +687,7 @@ func (j *trainJob) evalIfDue(ctx context.Context) error {
 	if err := j.tr.SyncHost(); err != nil {
 		return err
 	}
-	reps, err := evaluateModel(ctx, j.model, j.norm, j.bounds, j.run.Env, j.run.Eval.Targets, j.run.Eval.Episodes, j.run.Eval.Seed)
+	reps, err := evaluateModel(ctx, j.model, j.norm, j.bounds, j.run.Env, &j.refs, j.run.Eval.Targets, j.run.Eval.Episodes, j.run.Eval.Seed)
 	j.model.SetTrain(true) // the actors left it in evaluation mode
 	if err != nil {
 		return err
@@ -692,9 +717,9 @@ func (j *trainJob) evalIfDue(ctx context.Context) error {
 
 // evaluateModel plays the model's actor once per target (once for an
 // MLP, with Target 0), every target on the same episode seeds, its actions
-// mapped to the bounds when given.
-func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *policy.ActionBounds, env string, targets []float64, episodes int, seed uint64) ([]eval.Report, error) {
-	cfg := eval.Config{Env: env, Episodes: episodes, Seed: seed}
+// mapped to the bounds when given, scored by refs (nil: the environment's).
+func evaluateModel(ctx context.Context, m policy.Model, norm policy.Normalizer, bounds *policy.ActionBounds, env string, refs *eval.References, targets []float64, episodes int, seed uint64) ([]eval.Report, error) {
+	cfg := eval.Config{Env: env, Episodes: episodes, Seed: seed, References: refs}
 	_, isMLP := m.(*policy.MLP)
 	if isMLP {
 		targets = []float64{0} // not conditioned on a return
@@ -762,7 +787,7 @@ func (j *trainJob) finish(ctx context.Context) (*TrainResult, error) {
 	if j.final == nil || j.lastEval != steps {
 		// A resumed, already finished run: its last evaluation again (the
 		// same numbers: evaluation is deterministic).
-		reps, err := evaluateModel(ctx, j.model, j.norm, j.bounds, j.run.Env, j.run.Eval.Targets, j.run.Eval.Episodes, j.run.Eval.Seed)
+		reps, err := evaluateModel(ctx, j.model, j.norm, j.bounds, j.run.Env, &j.refs, j.run.Eval.Targets, j.run.Eval.Episodes, j.run.Eval.Seed)
 		if err != nil {
 			return nil, err
 		}
@@ -776,12 +801,12 @@ func (j *trainJob) finish(ctx context.Context) (*TrainResult, error) {
 	}
 	res := &TrainResult{Name: j.run.Name, Dir: j.run.Out, Env: j.run.Env, Dataset: j.dsPath, Config: j.run.Tree(),
 		Command: j.opts.Command, Steps: j.tr.Step, ResumedFrom: j.resumedFrom, BestRule: BestRule,
-		Last: evalPoint(steps, j.kind, j.run.Eval.Episodes, j.final), DatasetReturn: j.dataReturn, WallSeconds: j.wall(), TrainSeconds: j.trainSec,
+		Last: evalPoint(steps, j.kind, j.run.Eval.Episodes, j.final), DatasetSHA256: j.dsSHA, References: j.refs, DatasetReturn: j.dataReturn, WallSeconds: j.wall(), TrainSeconds: j.trainSec,
 		Final: j.final, Files: map[string]string{}, Device: j.tr.Device()}
 	if j.best != nil {
 		res.Best = *j.best
 	}
-	res.DatasetScore, _ = j.spec.NormalizedScore(j.dataReturn)
+	res.DatasetScore = j.refs.Score(j.dataReturn)
 	if j.trainSec > 0 {
 		res.StepsPerSecond = float64(j.tr.Step) / j.trainSec
 	}

@@ -40,6 +40,11 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 		MetaRunConfig: j.cfgJSON, MetaConfigSHA: j.cfgSHA, MetaDatasetSHA: j.dsSHA,
 		MetaCheckpointOf: which, MetaBestScore: "", MetaGemm: nn.CurrentGemm().Name(),
 	}
+	refs, err := json.Marshal(j.refs)
+	if err != nil {
+		return err
+	}
+	meta[MetaReferences] = string(refs)
 	if j.best != nil {
 		b, err := json.Marshal(j.best)
 		if err != nil {

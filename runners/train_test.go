@@ -903,3 +903,114 @@ func TestTrainSaysHowLongAndWarnsAboutWarmup(t *testing.T) {
 		t.Errorf("notes %q", notes)
 	}
 }
+
+// A dataset that stores reference returns is scored by them (training,
+// summary.json, checkpoints and minrl eval alike), with a warning when they
+// disagree with the registry; summary.json names the data by SHA-256
+// (issue 18, item 2).
+func TestTrainUsesTheDatasetsReferences(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.Warmup, run.Train.EvalEvery, run.Eval.Episodes = 2, 1, 0, 2
+	d, err := d4rl.Load(run.Dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Meta.EnvID = run.Env
+	d.Meta.Extra = map[string]string{MetaRandomReturn: "-2", MetaExpertReturn: "20", MetaExpertActions: "mean"}
+	if err := d4rl.Save(run.Dataset, d, d4rl.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var notes []string
+	res, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+		if ev.Kind == "note" {
+			notes = append(notes, ev.Note)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.References.Random != -2 || res.References.Expert != 20 || !strings.Contains(res.References.Source, "expert with mean actions") {
+		t.Errorf("references %+v", res.References)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "stores reference returns random -2.0, expert 20.0; the registry has 0.0, 10.0") {
+		t.Errorf("notes %q", notes)
+	}
+	for _, ts := range res.Last.Targets {
+		if want := 100 * (ts.MeanReturn + 2) / 22; math.Abs(ts.MeanNormalized-want) > 1e-9 {
+			t.Errorf("target %g: normalised %v, want %v from the dataset's references", ts.Target, ts.MeanNormalized, want)
+		}
+	}
+	if want := 100 * (res.DatasetReturn + 2) / 22; math.Abs(res.DatasetScore-want) > 1e-9 {
+		t.Errorf("dataset score %v, want %v", res.DatasetScore, want)
+	}
+	var sum struct {
+		SHA  string `json:"dataset_sha256"`
+		Refs struct {
+			Random, Expert float64
+			Source         string
+		} `json:"references"`
+	}
+	b, _ := os.ReadFile(filepath.Join(run.Out, FileSummary))
+	if err := json.Unmarshal(b, &sum); err != nil || sum.SHA != d.SHA256() || sum.Refs.Expert != 20 {
+		t.Errorf("summary.json: %v, sha %q (want %q), refs %+v", err, sum.SHA, d.SHA256(), sum.Refs)
+	}
+	// minrl eval of the checkpoint: the same numbers, without the dataset.
+	reps, err := EvaluateCheckpoint(context.Background(), filepath.Join(run.Out, FileLast), CheckpointEvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range reps {
+		if r.MeanNormalized != res.Last.Targets[i].MeanNormalized {
+			t.Errorf("eval target %g: %v, the run reported %v", r.Target, r.MeanNormalized, res.Last.Targets[i].MeanNormalized)
+		}
+	}
+	// References the registry agrees with: no warning.
+	if notes := notesOfRunOn(t, func(d *dataset.Dataset) {
+		d.Meta.Extra = map[string]string{MetaRandomReturn: "0", MetaExpertReturn: "10"}
+	}); len(notes) != 0 {
+		t.Errorf("agreeing references: notes %q", notes)
+	}
+	// Unusable ones: the registry's, with a warning.
+	if notes := notesOfRunOn(t, func(d *dataset.Dataset) {
+		d.Meta.Extra = map[string]string{MetaRandomReturn: "5", MetaExpertReturn: "5"}
+	}); len(notes) != 1 || !strings.Contains(notes[0], "are not two distinct finite numbers") {
+		t.Errorf("bad references: notes %q", notes)
+	}
+}
+
+// train.top_fraction trains on the top episodes and says which; a no_rtg
+// run records the ablation in its checkpoint, and its evaluation does not
+// depend on the target (issue 18, item 4).
+func TestTrainControls(t *testing.T) {
+	run := lineRun(t, "pendulum-medium-bc")
+	run.Train.Steps, run.Train.Warmup, run.Train.EvalEvery, run.Eval.Episodes = 2, 1, 0, 2
+	run.Train.TopFraction = 0.1
+	var notes []string
+	if _, err := Train(context.Background(), run, TrainOptions{SkipPlots: true, Progress: func(ev TrainEvent) {
+		if ev.Kind == "note" {
+			notes = append(notes, ev.Note)
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	// The line data: 60 episodes of 3-5 steps (240 steps), returns
+	// (3+s%3)·a with a = (s%9)/2 − 2 up to 10; 10% = 24 steps.
+	if len(notes) != 1 || !strings.Contains(notes[0], "train.top_fraction 0.1: training on the") || !strings.Contains(notes[0], "of 240 steps; returns from") {
+		t.Errorf("notes %q", notes)
+	}
+	run = lineRun(t, "pendulum-medium-mingru")
+	run.Train.Steps, run.Train.Warmup, run.Train.EvalEvery, run.Eval.Episodes = 2, 1, 0, 2
+	run.Model.NoRTG = true
+	res, err := Train(context.Background(), run, TrainOptions{SkipPlots: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := readCheckpoint(t, filepath.Join(run.Out, FileLast))
+	if !ck.Model.(*policy.Decision).Config().NoRTG || !strings.Contains(ck.Meta[MetaRunConfig], `"no_rtg":true`) {
+		t.Errorf("checkpoint config %+v, run config %s", ck.Model.(*policy.Decision).Config(), ck.Meta[MetaRunConfig])
+	}
+	a, b := res.Last.Targets[0], res.Last.Targets[1]
+	if a.Target == b.Target || a.MeanReturn != b.MeanReturn {
+		t.Errorf("no_rtg: target %g returns %v, target %g returns %v", a.Target, a.MeanReturn, b.Target, b.MeanReturn)
+	}
+}

@@ -71,7 +71,7 @@ type Sweep struct {
 	// Out is the sweep's directory (default runs/<name>).
 	Out string
 	// Record, when set, is a directory that keeps each finished run's
-	// summary.json, evals.jsonl and eval_final.json (small enough to
+	// summary.json, evals.jsonl, metrics.csv and eval_final.json (small enough to
 	// commit); a run recorded there is done.
 	Record string
 	spec   spec

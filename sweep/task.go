@@ -151,7 +151,7 @@ func (s *Sweep) heldByOther(r Run) bool {
 }
 
 // recordFiles are the files of a finished run Record keeps.
-var recordFiles = []string{runners.FileSummary, runners.FileEvals, runners.PrefixFinal + ".json"}
+var recordFiles = []string{runners.FileSummary, runners.FileEvals, runners.FileMetricsCSV, runners.PrefixFinal + ".json"}
 
 // record copies a finished run's small result files to the record.
 func (s *Sweep) record(r Run) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
 	"github.com/minrl/minrl/internal/atomicfile"
+	"github.com/minrl/minrl/runners"
 )
 
 func newDatasetCmd() *cobra.Command {
@@ -40,8 +41,10 @@ name (shipped in the binary or made by minrl collect into $MINRL_DATA_DIR), and 
 sizes, flags, episode counts (finished: ended by a terminal or timeout;
 unfinished: a trailing run without either), and the distribution of the lengths
 and returns of finished episodes. With --out it draws a histogram of episode
-returns; with --env it also prints the returns as normalised scores, when the
-environment's reference returns are known.`,
+returns; with --env (default: the env the file names) it also prints the returns
+as normalised scores, by the reference returns the file stores (as minrl train
+scores runs on it) or else the environment's registered ones, warning when the
+two disagree.`,
 		Example: `  minrl dataset info pendulum-medium --env Pendulum-v1
   minrl dataset info hopper-medium-v2.hdf5
   minrl dataset info data.hdf5 --out returns.png --env minrl/Hopper-v0`,
@@ -61,6 +64,11 @@ environment's reference returns are known.`,
 			d, _, err := data.Open(args[0])
 			if err != nil {
 				return err
+			}
+			if spec == nil && d.Meta.EnvID != "" { // the env the file says it was made in
+				if s, err := envs.Lookup(d.Meta.EnvID); err == nil {
+					spec = &s
+				}
 			}
 			w := cmd.OutOrStdout()
 			printDatasetInfo(w, args[0], d, spec)
@@ -145,14 +153,18 @@ func printDatasetInfo(w io.Writer, path string, d *dataset.Dataset, spec *envs.S
 	if spec == nil {
 		return
 	}
-	if _, err := spec.NormalizedScore(0); err != nil {
+	// As training scores runs on this file: by the references it stores.
+	refs, warns := runners.DatasetReferences(d, path, *spec)
+	for _, w8 := range warns {
+		fmt.Fprintf(w, "warning     %s\n", w8)
+	}
+	if !refs.Valid() {
 		fmt.Fprintf(w, "score       %s has no reference returns: no normalised score\n", spec.ID)
 		return
 	}
-	score := func(r float64) float64 { v, _ := spec.NormalizedScore(r); return v }
 	r := s.Returns
 	fmt.Fprintf(w, "score       min %.1f  mean %.1f  max %.1f  p50 %.1f  (%s, 0 = random %.1f, 100 = expert %.1f; %s)\n",
-		score(r.Min), score(r.Mean), score(r.Max), score(r.P50), spec.ID, spec.RandomReturn, spec.ExpertReturn, orDash(spec.RefSource))
+		refs.Score(r.Min), refs.Score(r.Mean), refs.Score(r.Max), refs.Score(r.P50), spec.ID, refs.Random, refs.Expert, orDash(refs.Source))
 }
 
 func statsLine(s dataset.Stats, f string) string {

@@ -10,12 +10,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minrl/minrl/eval"
+	"github.com/minrl/minrl/policy"
 	"github.com/minrl/minrl/runners"
 )
 
 func newEvalCmd() *cobra.Command {
 	var opts runners.CheckpointEvalOptions
 	var out string
+	var sweep int
+	var sweepMax float64
 	cmd := &cobra.Command{
 		Use:   "eval CHECKPOINT",
 		Short: "Evaluate a trained checkpoint in its environment",
@@ -28,9 +31,18 @@ prints the mean ± standard deviation of the return and of the normalised score
 
 By default it uses the targets, episode count and seeds of the training run, so
 it reproduces the run's own evaluation numbers exactly; episode i starts from
-seed --seed + i.`,
+seed --seed + i. Scores are normalised by the reference returns the run recorded
+(its dataset file's), else the environment's.
+
+Return following: --target-sweep N asks for N targets evenly spaced from the
+random reference to 1.2x of the way to the expert's (normalised scores 0 to
+--sweep-max, 120), and with it or with two or more --targets it also writes
+<out>/eval_<checkpoint>_follow.csv and _follow.png: the return achieved against
+the return asked, with the line y = x that a policy following its target lies
+on. Every target plays the same episode seeds.`,
 		Example: `  minrl eval runs/pendulum-medium-mingru/best.safetensors
-  minrl eval runs/pendulum-medium-mingru/last.safetensors --episodes 50 --targets -150,-400 --seed 7`,
+  minrl eval runs/pendulum-medium-mingru/last.safetensors --episodes 50 --targets -150,-400 --seed 7
+  minrl eval runs/hopper-medium-replay-dt/last.safetensors --target-sweep 13 --episodes 20`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := checkpointIn(args[0])
@@ -47,7 +59,26 @@ seed --seed + i.`,
 			if opts.Episodes < 0 || (cmd.Flags().Changed("episodes") && opts.Episodes == 0) {
 				return fmt.Errorf("--episodes %d: need at least 1", opts.Episodes)
 			}
-			reps, err := runners.EvaluateCheckpoint(cmd.Context(), path, opts)
+			ck, err := policy.Load(path)
+			if err != nil {
+				return err
+			}
+			refs, err := runners.CheckpointReferences(ck, opts.Env)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("target-sweep") {
+				if cmd.Flags().Changed("targets") {
+					return fmt.Errorf("give --targets or --target-sweep, not both")
+				}
+				if !(sweepMax > 0) || math.IsInf(sweepMax, 0) {
+					return fmt.Errorf("--sweep-max %g: want a positive normalised score", sweepMax)
+				}
+				if opts.Targets, err = runners.SweepTargets(refs, sweep, sweepMax); err != nil {
+					return fmt.Errorf("--target-sweep: %w", err)
+				}
+			}
+			reps, err := runners.EvaluateLoaded(cmd.Context(), ck, path, opts)
 			if err != nil {
 				return err
 			}
@@ -77,6 +108,13 @@ seed --seed + i.`,
 				return err
 			}
 			fmt.Fprintf(w, "wrote %s.csv and .json\n", filepath.Join(out, prefix))
+			if _, isMLP := ck.Model.(*policy.MLP); len(reps) >= 2 && !isMLP {
+				title := fmt.Sprintf("Return following: %s on %s", filepath.Base(path), reps[0].Env)
+				if err := runners.WriteFollowing(out, prefix, title, refs, reps); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "wrote %s_follow.csv and _follow.png (return achieved against return asked)\n", filepath.Join(out, prefix))
+			}
 			return nil
 		},
 	}
@@ -86,6 +124,8 @@ seed --seed + i.`,
 	f.Lookup("targets").DefValue = "" // pflag would add "(default [])"
 	f.Uint64Var(&opts.Seed, "seed", 0, "seed of the first episode (default: the training run's eval.seed)")
 	f.StringVar(&opts.Env, "env", "", "environment id (default: the checkpoint's)")
+	f.IntVar(&sweep, "target-sweep", 0, "evaluate N targets evenly spaced in normalised score from 0 to --sweep-max, and plot return achieved against asked")
+	f.Float64Var(&sweepMax, "sweep-max", 120, "the highest normalised score --target-sweep asks for (120: 1.2x of the way from random to expert)")
 	f.StringVar(&out, "out", "", "directory for the CSV and JSON results (default: the checkpoint's)")
 	return cmd
 }
