@@ -97,7 +97,7 @@ func TestSelCopyOnDevice(t *testing.T) {
 	if !cuda.Available() {
 		dev := cudatest.Open(t)
 		prev := cuda.RegisterDriver(func() (cuda.Device, error) { return dev, nil })
-		defer cuda.RegisterDriver(prev)
+		t.Cleanup(func() { cuda.RegisterDriver(prev) })
 	}
 	cfg.Models = []string{"minlstm"}
 	results, err := RunSelCopy(context.Background(), cfg, "", io.Discard)
