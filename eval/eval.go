@@ -44,6 +44,12 @@ type Config struct {
 	// instead of the environment's registered ones (those stored with a
 	// dataset, say).
 	References *References
+	// Observe, when set, sees every episode's environment after its reset
+	// (step 0; r holds only the first observation) and after each of its
+	// steps (r the step's result): to render frames, say. Calls for one episode come in order; calls
+	// for different episodes may run at the same time. An error ends the
+	// evaluation.
+	Observe func(ep, step int, env envs.Env, r envs.StepResult) error
 }
 
 // References are the two returns a normalised score is relative to:
@@ -159,6 +165,7 @@ func Evaluate(ctx context.Context, pol Policy, cfg Config) (Report, error) {
 			pol.ObsDim(), pol.ActDim(), cfg.Env, od, ad)
 	}
 	ev.init(n, od, ad)
+	ev.observe = cfg.Observe
 	for i, e := range ev.envs {
 		if err := ctx.Err(); err != nil {
 			return Report{}, err
@@ -169,6 +176,11 @@ func Evaluate(ctx context.Context, pol Policy, cfg Config) (Report, error) {
 		}
 		copy(ev.obs[i*od:], obs)
 		ev.res[i] = EpisodeResult{Episode: i, Seed: cfg.Seed + uint64(i)}
+		if cfg.Observe != nil {
+			if err := cfg.Observe(i, 0, e, envs.StepResult{Obs: obs}); err != nil {
+				return Report{}, fmt.Errorf("episode %d: %w", i, err)
+			}
+		}
 	}
 	pol.Reset(n)
 	for ev.running > 0 {
@@ -212,6 +224,7 @@ type episodes struct {
 	res          []EpisodeResult
 	errs         []error
 	stepK        par.Func
+	observe      func(ep, step int, env envs.Env, r envs.StepResult) error
 }
 
 func (ev *episodes) init(n, od, ad int) {
@@ -248,6 +261,9 @@ func (ev *episodes) step(lo, hi int) {
 			if r.Info != nil && r.Info.Err != nil {
 				ev.res[i].Error = r.Info.Err.Error()
 			}
+		}
+		if ev.observe != nil {
+			ev.errs[i] = ev.observe(i, ev.res[i].Length, ev.envs[i], r)
 		}
 	}
 }

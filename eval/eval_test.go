@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/minrl/minrl/envs"
 	_ "github.com/minrl/minrl/envs/all"
 	"github.com/minrl/minrl/eval"
 	_ "github.com/minrl/minrl/internal/testenv"
@@ -163,5 +165,52 @@ func TestEvaluateStopsPromptlyWhenCancelled(t *testing.T) {
 	}
 	if el := time.Since(start); el > 100*time.Millisecond {
 		t.Errorf("took %v to notice the cancellation", el)
+	}
+}
+
+// Observe sees each episode's reset and every step, in order, with the
+// step's result; its error ends the evaluation.
+func TestEvaluateObservesEveryStep(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int][]int{} // episode -> steps observed
+	ends := map[int]bool{}
+	obs := func(ep, step int, env envs.Env, r envs.StepResult) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if env == nil || len(r.Obs) != 2 || step == 0 && (r.Reward != 0 || r.Done()) {
+			t.Errorf("episode %d step %d: env %v result %+v", ep, step, env, r)
+		}
+		seen[ep] = append(seen[ep], step)
+		if r.Done() {
+			ends[ep] = true
+		}
+		return nil
+	}
+	rep, err := eval.Evaluate(context.Background(), &constPolicy{t: t}, eval.Config{Env: "test/Line-v0", Episodes: 4, Seed: 10, Observe: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		steps := seen[r.Episode]
+		if len(steps) != r.Length+1 || !ends[r.Episode] {
+			t.Errorf("episode %d of %d steps: observed %v, ended %v", r.Episode, r.Length, steps, ends[r.Episode])
+		}
+		for i, s := range steps {
+			if s != i {
+				t.Errorf("episode %d: observed steps %v, want 0, 1, 2, ...", r.Episode, steps)
+				break
+			}
+		}
+	}
+	stop := errors.New("enough")
+	_, err = eval.Evaluate(context.Background(), &constPolicy{t: t}, eval.Config{Env: "test/Line-v0", Episodes: 2, Seed: 10,
+		Observe: func(ep, step int, _ envs.Env, _ envs.StepResult) error {
+			if step == 2 {
+				return stop
+			}
+			return nil
+		}})
+	if !errors.Is(err, stop) {
+		t.Errorf("observer's error: got %v", err)
 	}
 }
