@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/minrl/minrl/internal/atomicfile"
-	"github.com/minrl/minrl/runners"
+	"github.com/minrl/minrl/internal/report"
 	"github.com/minrl/minrl/sweep"
 )
 
@@ -46,7 +46,7 @@ intervals), each seed once; anything else is an error that names both runs.
 				}
 			}
 			var b bytes.Buffer
-			if err := runners.ResultsTable(&b, dir); err != nil {
+			if err := report.Table(&b, dir); err != nil {
 				return err
 			}
 			if update != "" {

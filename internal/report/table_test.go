@@ -1,4 +1,4 @@
-package runners
+package report
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func TestResultsTableAggregatesSeeds(t *testing.T) {
+func TestTableAggregatesSeeds(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, dataset, kind, context string, seed int, last, best float64) {
 		writeSummary(dir, name, `{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`","context":"`+context+`"},"train":{"seed":`+
@@ -23,7 +23,7 @@ func TestResultsTableAggregatesSeeds(t *testing.T) {
 	write("e", "walker2d-medium", "mingru", "window", 1, 20, 20)
 	write("f", "walker2d-medium", "dt", "window", 1, 24, 25)
 	var b strings.Builder
-	if err := ResultsTable(&b, dir); err != nil {
+	if err := Table(&b, dir); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -42,12 +42,12 @@ func TestResultsTableAggregatesSeeds(t *testing.T) {
 	if strings.Contains(out, "by kind of data") {
 		t.Errorf("one kind of data got a by-kind table:\n%s", out)
 	}
-	if err := ResultsTable(&b, t.TempDir()); err == nil {
+	if err := Table(&b, t.TempDir()); err == nil {
 		t.Error("empty directory tabulated")
 	}
 }
 
-func TestResultsTableAveragesByKindOfData(t *testing.T) {
+func TestTableAveragesByKindOfData(t *testing.T) {
 	dir := t.TempDir()
 	write := func(dataset, kind string, last float64) {
 		writeSummary(dir, dataset+"-"+kind, `{"config":{"dataset":"`+dataset+`","model":{"kind":"`+kind+`"},"train":{"seed":1,"steps":10}},"last":{"score":`+ftoa(last)+`},"best":{"score":1}}`)
@@ -59,7 +59,7 @@ func TestResultsTableAveragesByKindOfData(t *testing.T) {
 	write("hopper-medium", "dt", 30) // dt lacks datasets: blank cells, not partial averages
 	write("hopper-medium-expert", "dt", 50)
 	var b strings.Builder
-	if err := ResultsTable(&b, dir); err != nil {
+	if err := Table(&b, dir); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -76,7 +76,7 @@ func TestResultsTableAveragesByKindOfData(t *testing.T) {
 
 // A cell averages runs that differ only in the seed (and where they wrote),
 // each seed once.
-func TestResultsTableRefusesToMixConfigs(t *testing.T) {
+func TestTableRefusesToMixConfigs(t *testing.T) {
 	run := func(seed, batch int, out string) string {
 		return `{"config":{"dataset":"hopper-medium","out":"` + out + `","model":{"kind":"mingru","context":"episode"},"train":{"seed":` + itoa(seed) +
 			`,"steps":10,"batch":` + itoa(batch) + `,"log_every":` + itoa(seed) + `}},"last":{"score":1},"best":{"score":1}}`
@@ -95,41 +95,21 @@ func TestResultsTableRefusesToMixConfigs(t *testing.T) {
 		dir := t.TempDir()
 		writeSummary(dir, "a", run(1, 2, "runs/a"))
 		writeSummary(dir, "b", tc.second)
-		err := ResultsTable(io.Discard, dir)
+		err := Table(io.Discard, dir)
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: error %v, want %q", name, err, tc.want)
 		}
 	}
 }
 
-func TestWriteResultsTableReplacesTheFile(t *testing.T) {
-	dir := t.TempDir()
-	writeSummary(dir, "run", `{"config":{"dataset":"hopper-medium","model":{"kind":"bc"},"train":{"seed":1,"steps":10}},"last":{"score":12.5},"best":{"score":13}}`)
-	out := filepath.Join(t.TempDir(), "table.md")
-	os.WriteFile(out, []byte("stale"), 0o644)
-	if err := WriteResultsTable(out, dir); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(out); !strings.Contains(string(got), "| hopper-medium | - | **12.5** ± 0.0 (1) |") {
-		t.Errorf("table file holds:\n%s", got)
-	}
-	writeSummary(dir, "run", `{"config":`) // truncated summary: an error, and the old table stays
-	if err := WriteResultsTable(out, dir); err == nil || !strings.Contains(err.Error(), "summary.json") {
-		t.Errorf("truncated summary gave %v", err)
-	}
-	if got, _ := os.ReadFile(out); !strings.Contains(string(got), "12.5") {
-		t.Errorf("failed write clobbered the table:\n%s", got)
-	}
-}
-
-func TestResultsTableOrdersDatasetsLikeD4RL(t *testing.T) {
+func TestTableOrdersDatasetsLikeD4RL(t *testing.T) {
 	dir := t.TempDir()
 	names := []string{"walker2d-medium-expert", "hopper-medium-replay", "walker2d-medium", "halfcheetah-medium-expert", "hopper-medium"}
 	for i, d := range names {
 		writeSummary(dir, fmt.Sprint(i), `{"config":{"dataset":"`+d+`","model":{"kind":"bc"},"train":{"seed":1,"steps":10}},"last":{"score":1},"best":{"score":1}}`)
 	}
 	var b strings.Builder
-	if err := ResultsTable(&b, dir); err != nil {
+	if err := Table(&b, dir); err != nil {
 		t.Fatal(err)
 	}
 	last := b.String()[:strings.Index(b.String(), "Best")]
@@ -153,3 +133,25 @@ func writeSummary(dir, name, body string) {
 
 func itoa(i int) string     { return strconv.Itoa(i) }
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// The controls of the RL comparison get their own columns: %BC (bc on the
+// top episodes) and the return-to-go ablation, beside bc and the models.
+func TestTableSeparatesControls(t *testing.T) {
+	dir := t.TempDir()
+	for i, c := range []struct{ name, model string }{
+		{"bc", `"kind":"bc"},"train":{"seed":1,"steps":10`},
+		{"pbc", `"kind":"bc"},"train":{"seed":1,"steps":10,"top_fraction":0.1`},
+		{"dt", `"kind":"dt"},"train":{"seed":1,"steps":10`},
+		{"dt-nortg", `"kind":"dt","no_rtg":true},"train":{"seed":1,"steps":10`},
+		{"mingru-nortg", `"kind":"mingru","no_rtg":true},"train":{"seed":1,"steps":10`},
+	} {
+		writeSummary(dir, c.name, `{"config":{"dataset":"hopper-medium","model":{`+c.model+`}},"last":{"score":`+itoa(10*i)+`},"best":{"score":1}}`)
+	}
+	var b strings.Builder
+	if err := Table(&b, dir); err != nil {
+		t.Fatal(err)
+	}
+	if want := "| dataset | data | bc | bc (top 10%) | dt | dt (no RTG) | mingru (no RTG) |"; !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
+}
