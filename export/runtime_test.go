@@ -21,7 +21,7 @@ import (
 // scripts/onnxcheck/check.js) reproduces minrl's own actions over whole
 // episodes, and onnx's checker (Debian python3-onnx) accepts every file.
 // Without node_modules or python3-onnx they skip, unless
-// MINRL_REQUIRE_ONNXCHECK is set (as .ci/run sets it): then they fail.
+// ONNXCHECK_REQUIRED is set (as .ci/run sets it): then they fail.
 
 // testCheckpoint builds a small random policy of a kind with a
 // normaliser, action bounds unlike [−1, 1] and a target.
@@ -235,12 +235,12 @@ var rtSpecs = []rtSpec{
 	{"minlstm-step-conv-saturated", policy.ModelMinLSTM, policy.ContextEpisode, true, ModeStep},
 }
 
-func requireChecks() bool { return os.Getenv("MINRL_REQUIRE_ONNXCHECK") != "" }
+func requireChecks() bool { return os.Getenv("ONNXCHECK_REQUIRED") != "" }
 
 func skipOrFail(t *testing.T, why string) {
 	t.Helper()
 	if requireChecks() {
-		t.Fatalf("%s, and MINRL_REQUIRE_ONNXCHECK is set", why)
+		t.Fatalf("%s, and ONNXCHECK_REQUIRED is set", why)
 	}
 	t.Skipf("%s: skipping (scripts/test.sh says how to install it)", why)
 }

@@ -17,11 +17,11 @@ echo "== pure Go, race detector"
 go test -race -count=1 ./...
 # The exports run in ONNX Runtime (npm onnxruntime-node) and pass onnx's
 # checker (Debian python3-onnx); .ci/run installs both and sets
-# MINRL_REQUIRE_ONNXCHECK, so that in CI a missing one fails.
+# ONNXCHECK_REQUIRED, so that in CI a missing one fails.
 echo "== ONNX exports: ONNX Runtime reproduces minrl's actions, onnx's checker accepts the files"
-if [ -n "${MINRL_REQUIRE_ONNXCHECK:-}" ] || { [ -d scripts/onnxcheck/node_modules/onnxruntime-node ] && /usr/bin/python3 -c 'import onnx' 2>/dev/null; }; then
+if [ -n "${ONNXCHECK_REQUIRED:-}" ] || { [ -d scripts/onnxcheck/node_modules/onnxruntime-node ] && /usr/bin/python3 -c 'import onnx' 2>/dev/null; }; then
 	start=$SECONDS
-	MINRL_REQUIRE_ONNXCHECK=1 go test -count=1 -v -run 'ONNXRuntime|ONNXChecker' ./export | grep -E '^ +(ok|FAIL) |^(--- |ok|FAIL)'
+	ONNXCHECK_REQUIRED=1 go test -count=1 -v -run 'ONNXRuntime|ONNXChecker' ./export | grep -E '^ +(ok|FAIL) |^(--- |ok|FAIL)'
 	echo "($((SECONDS - start)) s)"
 else
 	echo "SKIPPED: needs (cd scripts/onnxcheck && npm ci --ignore-scripts) and apt-get install python3-onnx"
