@@ -43,13 +43,13 @@ func NewMLP(name string, in, hidden, out int, act ActKind, dropout float64, rng 
 	}
 }
 
-// Params implements Module.
 // SetDropoutCalls sets both dropouts' training-call counters.
 func (m *MLP) SetDropoutCalls(n uint64) {
 	m.HiddenDrop.SetDropoutCalls(n)
 	m.OutDrop.SetDropoutCalls(n)
 }
 
+// Params implements Module.
 func (m *MLP) Params() []*Param { return append(m.FC.Params(), m.Proj.Params()...) }
 
 // SetTrain switches both dropouts between training and evaluation.

@@ -68,9 +68,8 @@ func (c MLPConfig) Validate() error {
 // Trained with MaskedMSE, only the real steps' states and actions count.
 type MLP struct {
 	cfg    MLPConfig
-	Layers []*nn.Linear // net.0, net.1, …: len(Hidden)+1 layers
-	acts   []*nn.Activation
-	drops  []*nn.Dropout
+	Layers []*nn.Linear // net.0, net.1, …: len(Hidden)+1 layers (net's)
+	net    *nn.Stack
 	tanh   *nn.Activation
 	params []*nn.Param
 
@@ -87,16 +86,18 @@ func NewMLP(cfg MLPConfig, rng *rand.Rand) (*MLP, error) {
 	m := &MLP{cfg: cfg, tanh: nn.NewActivation(nn.ActTanh)}
 	m.cfg.Hidden = append([]int(nil), cfg.Hidden...)
 	in := cfg.ObsDim
+	drops := []*nn.Dropout{}
 	for i, h := range append(append([]int(nil), cfg.Hidden...), cfg.ActDim) {
-		l := nn.NewLinear(fmt.Sprintf("net.%d", i), in, h, true, rng)
-		m.Layers = append(m.Layers, l)
-		m.params = append(m.params, l.Params()...)
+		// Each layer's weights, then its dropout's seed: the order of the
+		// random draws is part of a seed's meaning.
+		m.Layers = append(m.Layers, nn.NewLinear(fmt.Sprintf("net.%d", i), in, h, true, rng))
 		if i < len(cfg.Hidden) {
-			m.acts = append(m.acts, nn.NewActivation(act))
-			m.drops = append(m.drops, nn.NewDropout(cfg.Dropout, rng))
+			drops = append(drops, nn.NewDropout(cfg.Dropout, rng))
 		}
 		in = h
 	}
+	m.net = nn.NewStack(m.Layers, act, drops)
+	m.params = m.net.Params()
 	m.SetTrain(false)
 	return m, nil
 }
@@ -117,18 +118,10 @@ func (m *MLP) Params() []*nn.Param { return m.params }
 
 // SetDropoutCalls sets every dropout's count of training Forwards; see
 // Decision.SetDropoutCalls.
-func (m *MLP) SetDropoutCalls(n uint64) {
-	for _, d := range m.drops {
-		d.SetDropoutCalls(n)
-	}
-}
+func (m *MLP) SetDropoutCalls(n uint64) { m.net.SetDropoutCalls(n) }
 
 // SetTrain switches the dropouts between training and evaluation.
-func (m *MLP) SetTrain(train bool) {
-	for _, d := range m.drops {
-		d.SetTrain(train)
-	}
-}
+func (m *MLP) SetTrain(train bool) { m.net.SetTrain(train) }
 
 // Forward returns predicted actions [B, K, ActDim] for the batch's states
 // (padded steps included; the loss skips them).
@@ -146,41 +139,14 @@ func (m *MLP) Forward(b *dataset.Batch) *nn.Tensor {
 // states x [..., ObsDim]:
 //
 //	h_0 = x,  h_{i+1} = Drop(act(h_i W_i + b_i)),  â = tanh(h_L W_L + b_L)
-func (m *MLP) ForwardObs(x *nn.Tensor) *nn.Tensor {
-	h := x
-	for i, l := range m.Layers {
-		h = l.Forward(h)
-		if i < len(m.acts) {
-			h = m.drops[i].Forward(m.acts[i].Forward(h))
-		}
-	}
-	return m.tanh.Forward(h)
-}
+func (m *MLP) ForwardObs(x *nn.Tensor) *nn.Tensor { return m.tanh.Forward(m.net.Forward(x)) }
 
 // Backward adds the parameter gradients for dPred [..., ActDim], running
 // the layers in reverse.
-func (m *MLP) Backward(dPred *nn.Tensor) {
-	d := m.tanh.Backward(dPred)
-	for i := len(m.Layers) - 1; i >= 0; i-- {
-		if i < len(m.acts) {
-			d = m.acts[i].Backward(m.drops[i].Backward(d))
-		}
-		d = m.Layers[i].Backward(d)
-	}
-}
+func (m *MLP) Backward(dPred *nn.Tensor) { m.net.Backward(m.tanh.Backward(dPred)) }
 
 // ScratchBytes is the memory the model holds for activations, gradients
 // and scratch.
 func (m *MLP) ScratchBytes() int {
-	n := m.tanh.ScratchBytes() + m.sIn.CapBytes()
-	for _, l := range m.Layers {
-		n += l.ScratchBytes()
-	}
-	for _, a := range m.acts {
-		n += a.ScratchBytes()
-	}
-	for _, d := range m.drops {
-		n += d.ScratchBytes()
-	}
-	return n
+	return m.tanh.ScratchBytes() + m.sIn.CapBytes() + m.net.ScratchBytes()
 }

@@ -67,7 +67,7 @@ func (a *Agent) Save(path, env string, step int, ret float64) error {
 
 func (a *Agent) hidden() []int {
 	var h []int
-	for _, l := range a.Actor.layers[:len(a.Actor.layers)-1] {
+	for _, l := range a.Actor.Layers[:len(a.Actor.Layers)-1] {
 		h = append(h, l.Out)
 	}
 	return h

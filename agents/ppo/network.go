@@ -7,16 +7,11 @@ import (
 	"github.com/minrl/minrl/nn"
 )
 
-// mlp is Linear -> tanh -> Linear -> tanh -> Linear, CleanRL's PPO network,
-// with orthogonal initialisation (gain √2 in the hidden layers, outGain in
-// the last) and zero biases.
-type mlp struct {
-	layers []*nn.Linear
-	acts   []*nn.Activation
-}
-
-func newMLP(name string, in int, hidden []int, out int, outGain float64, rng *rand.Rand) *mlp {
-	m := &mlp{}
+// newMLP is Linear -> tanh -> Linear -> tanh -> Linear, CleanRL's PPO
+// network, with orthogonal initialisation (gain √2 in the hidden layers,
+// outGain in the last) and zero biases.
+func newMLP(name string, in int, hidden []int, out int, outGain float64, rng *rand.Rand) *nn.Stack {
+	var layers []*nn.Linear
 	sizes := append(append([]int{in}, hidden...), out)
 	for i := 0; i+1 < len(sizes); i++ {
 		l := nn.NewLinear(name+"."+string(rune('0'+i)), sizes[i], sizes[i+1], true, rng)
@@ -26,39 +21,9 @@ func newMLP(name string, in int, hidden []int, out int, outGain float64, rng *ra
 		}
 		nn.InitOrthogonal(l.W, rng, gain)
 		nn.InitConst(l.B, 0)
-		m.layers = append(m.layers, l)
-		if i+2 < len(sizes) {
-			m.acts = append(m.acts, nn.NewActivation(nn.ActTanh))
-		}
+		layers = append(layers, l)
 	}
-	return m
-}
-
-func (m *mlp) Params() []*nn.Param {
-	var ps []*nn.Param
-	for _, l := range m.layers {
-		ps = append(ps, l.Params()...)
-	}
-	return ps
-}
-
-func (m *mlp) Forward(x *nn.Tensor) *nn.Tensor {
-	for i, l := range m.layers {
-		x = l.Forward(x)
-		if i < len(m.acts) {
-			x = m.acts[i].Forward(x)
-		}
-	}
-	return x
-}
-
-func (m *mlp) Backward(dy *nn.Tensor) {
-	for i := len(m.layers) - 1; i >= 0; i-- {
-		if i < len(m.acts) {
-			dy = m.acts[i].Backward(dy)
-		}
-		dy = m.layers[i].Backward(dy)
-	}
+	return nn.NewStack(layers, nn.ActTanh, nil)
 }
 
 // gaussian holds the log-density pieces of a diagonal Gaussian policy.

@@ -117,7 +117,7 @@ func (c Config) Validate() error {
 // observation statistics it normalises with.
 type Agent struct {
 	ObsDim, ActDim int
-	Actor, Critic  *mlp
+	Actor, Critic  *nn.Stack
 	LogStd         *nn.Param
 	// ObsStats are the running observation statistics (nil without NormObs).
 	ObsStats *envs.RunningStats
