@@ -56,9 +56,6 @@ func Register(s Spec) {
 	if _, dup := registry[s.ID]; dup {
 		panic("envs: Register: duplicate id " + s.ID)
 	}
-	if ref, ok := references[s.ID]; ok && math.IsNaN(s.RandomReturn) && math.IsNaN(s.ExpertReturn) {
-		s.RandomReturn, s.ExpertReturn, s.RefSource = ref.Random, ref.Expert, ref.Source
-	}
 	registry[s.ID] = s
 }
 

@@ -25,7 +25,10 @@ func init() {
 		},
 		MaxEpisodeSteps: 200,
 		RewardThreshold: math.NaN(),
-		RandomReturn:    math.NaN(), ExpertReturn: math.NaN(),
+		// Measured by minrl collect: each the mean of 100 episodes of the
+		// uniform-random policy and of the PPO expert behaviour policy.
+		RandomReturn: -1265.3138439755799, ExpertReturn: -180.05565116080072,
+		RefSource: "minrl collect --env Pendulum-v1 --ppo-steps 300000 --seed 1 (data/pendulum-collect.json)",
 	})
 	envs.Register(envs.Spec{
 		ID:          "CartPole-v1",

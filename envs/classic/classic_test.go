@@ -64,7 +64,7 @@ func TestRegistry(t *testing.T) {
 		if s.RewardThreshold != c.threshold && !(math.IsNaN(c.threshold) && math.IsNaN(s.RewardThreshold)) {
 			t.Errorf("%s: RewardThreshold %g, want %g", c.id, s.RewardThreshold, c.threshold)
 		}
-		// Reference returns come from minrl collect (envs/references.go):
+		// Reference returns come from minrl collect (registered in classic.go):
 		// measured for Pendulum-v1 only so far.
 		if measured := c.id == "Pendulum-v1"; measured != !math.IsNaN(s.RandomReturn) || measured != !math.IsNaN(s.ExpertReturn) ||
 			measured && !(s.RandomReturn < s.ExpertReturn) {

@@ -38,7 +38,7 @@ func TestRegistered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Reference returns measured by minrl collect (envs/references.go).
+		// Reference returns measured by minrl collect (registered in register.go).
 		if s.MaxEpisodeSteps != 1000 || !(s.RandomReturn < s.ExpertReturn) || s.RefSource == "" {
 			t.Errorf("%s: spec %+v", ids[i], s)
 		}
