@@ -24,13 +24,8 @@ type Normalizer struct {
 // FitNormalizer fits per-feature statistics to rows of width dim, in two
 // float64 passes (mean, then squared deviations from it). The Decision
 // Transformer computes the same statistics with numpy in float32, so its
-// values can differ in the 7th significant digit.
-//
-// The task suggested github.com/pa-m/sklearn's preprocessing
-// StandardScaler, but that package imports github.com/pa-m/optimize,
-// which no longer compiles against the gonum version minrl needs (v0.17,
-// required by gonum/plot): it calls mat.Cholesky.Symmetric, which gonum
-// removed. The two passes here are what the scaler's fit computes.
+// values can differ in the 7th significant digit. (Why not a library's
+// scaler: docs/design.md, Datasets.)
 func FitNormalizer(rows []float32, dim int) (*Normalizer, error) {
 	if dim <= 0 || len(rows)%dim != 0 {
 		return nil, fmt.Errorf("%w: %d values are not rows of width %d", ErrShape, len(rows), dim)

@@ -5,10 +5,11 @@
 //
 //	minrl/Hopper-v0, minrl/Walker2d-v0, minrl/HalfCheetah-v0
 //
-// with envs.Make (time limit 1000 steps; reference returns not yet
-// measured). These tasks are a benchmark of their own: their dynamics are
-// close to MuJoCo's but not MuJoCo's (see "Measured" below), so
-// never report D4RL-normalised scores from them (docs/environments.md §9).
+// with envs.Make (time limit 1000 steps; reference returns measured by
+// minrl collect). These tasks are a benchmark of their own: their dynamics
+// are not MuJoCo's (docs/environments.md compares them with MuJoCo 2.2.2:
+// close for random and zero actions, not for a trained policy), so never
+// report D4RL-normalised scores from them.
 //
 // # Model
 //
@@ -131,36 +132,13 @@
 //   - Warm starts are cleared every control step (MuJoCo keeps
 //     qacc_warmstart, which makes its step depend slightly on history).
 //
-// # Measured
+// # Checked against
 //
-// Against an independent reduced-coordinate model of the same robots
-// (refModel in the tests: MuJoCo's equations of motion integrated by RK4)
-// in free flight, 0.08-0.1 s with random torques: largest error 0.01
-// (Hopper), 0.05 (Walker2d), 0.07 (HalfCheetah) in radians, metres and
-// relative velocity; 8× smaller solver steps cut it 8×.
-//
-// Against MuJoCo 2.2.2 (envs/locomotion/mujoco, build tag mujoco: see
-// mujoco_test.go) on the same models, seeds and actions: in free flight
-// the same agreement as above (0.01, 0.05, 0.06); mean episode length of
-// the uniform-random policy (D4RL's "random") Hopper 23 vs 22 steps,
-// Walker2d 20 vs 20; mean random-policy return of HalfCheetah −248 vs −280
-// over 200 episodes (D4RL's reference: −280); with zero action the Hopper
-// stands 171 vs 147 steps and the Walker2d 119 vs 109 steps on average
-// before falling, and the HalfCheetah rests at height −0.135 vs −0.132;
-// joint limits are overshot as much (both are soft: the Walker2d's light
-// feet by up to 0.6 rad under random actions in both engines).
-//
-// Learnability: agents/ppo with its default settings (8 envs, 300k steps,
-// seed 1; go test -tags manual ./agents/ppo) reaches mean episode returns
-// of about 1500 on the Hopper, 1000-1250 on the Walker2d and 1900 on the
-// HalfCheetah, in 25-35 s on two cores.
-//
-// Speed, one core (GOMAXPROCS=1 go test -bench Step, random actions with
-// resets, on a shared AMD EPYC development machine): about 120k env
-// steps/s for the Hopper, 60k for the Walker2d and 28k for the
-// HalfCheetah (10 solver steps per env step); the time goes to the dense
-// linear algebra of the hinge system. A steady-state Step allocates
-// nothing.
+// An independent reduced-coordinate model of the same robots (refModel in
+// the tests: MuJoCo's equations of motion integrated by RK4) and MuJoCo
+// 2.2.2 itself (envs/locomotion/mujoco, build tag mujoco, mujoco_test.go);
+// the measurements, stability checks, learnability and speed are in
+// docs/environments.md. A steady-state Step allocates nothing.
 //
 // Concurrency: a Physics (and an env) is not safe for concurrent use, but
 // separate ones may step in parallel: the package never touches Box2D's
