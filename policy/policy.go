@@ -44,14 +44,19 @@ type Model interface {
 	ActDim() int
 	// SetTrain switches dropout on (training) or off (evaluation).
 	SetTrain(train bool)
-	// SetDropoutCalls sets every dropout's count of training Forwards (to
-	// resume the masks of an interrupted run exactly).
-	SetDropoutCalls(n uint64)
 	// Forward returns predicted actions [B, K, ActDim] for the batch,
 	// owned by the model and valid until its next Forward.
 	Forward(b *dataset.Batch) *nn.Tensor
 	// Backward adds the parameter gradients for ∂L/∂(predicted actions).
 	Backward(dPred *nn.Tensor)
+}
+
+// DropoutResumer is a Model with dropout that can resume its masks: a
+// trainer resuming at step n sets every dropout's count of training
+// Forwards to n, so later masks match an uninterrupted run's. Decision
+// and MLP implement it.
+type DropoutResumer interface {
+	SetDropoutCalls(n uint64)
 }
 
 // MaskedMSE is the Decision Transformer's loss: the mean squared error

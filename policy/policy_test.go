@@ -478,3 +478,9 @@ func BenchmarkAct(b *testing.B) {
 		}
 	}
 }
+
+// Both models resume their dropout masks (the trainer relies on it).
+var (
+	_ DropoutResumer = (*Decision)(nil)
+	_ DropoutResumer = (*MLP)(nil)
+)

@@ -148,5 +148,7 @@ func (t *Trainer) result(loss, norm float64) (StepResult, error) {
 // sampler's generator is restored by the caller.
 func (t *Trainer) Resume(step int) {
 	t.Step = step
-	t.Model.SetDropoutCalls(uint64(step))
+	if d, ok := t.Model.(policy.DropoutResumer); ok {
+		d.SetDropoutCalls(uint64(step))
+	}
 }
