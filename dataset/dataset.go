@@ -59,8 +59,7 @@ type Metadata struct {
 	EnvID   string // environment id with its version, e.g. "Hopper-v3"
 	Policy  string // behaviour policy, e.g. "SAC medium" or a checkpoint path
 	Command string // command line that produced the data
-	Seed    uint64
-	HasSeed bool // Seed is meaningful
+	Seed    *uint64 // nil when the file records none
 	// Extra holds free-form key/value pairs (D4RL's metadata/algorithm
 	// lands here on load).
 	Extra map[string]string

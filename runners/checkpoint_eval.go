@@ -28,10 +28,8 @@ type CheckpointEvalOptions struct {
 	Targets []float64
 	// Episodes per target (0: the run's eval.episodes, else 10).
 	Episodes int
-	// Seed of the first episode, used when HasSeed (otherwise the run's
-	// eval.seed, else 1000).
-	Seed    uint64
-	HasSeed bool
+	// Seed of the first episode (nil: the run's eval.seed, else 1000).
+	Seed *uint64
 	// Env overrides the checkpoint's environment id ("": the checkpoint's).
 	Env string
 }
@@ -106,8 +104,8 @@ func EvaluateLoaded(ctx context.Context, ck *policy.Checkpoint, path string, opt
 	if episodes > eval.MaxEpisodes {
 		return nil, fmt.Errorf("evaluate: %d episodes per target, at most %d", episodes, eval.MaxEpisodes)
 	}
-	if opts.HasSeed {
-		seed = opts.Seed
+	if opts.Seed != nil {
+		seed = *opts.Seed
 	}
 	targets := ck.Targets
 	if opts.Targets != nil {

@@ -239,7 +239,7 @@ func Collect(ctx context.Context, cfg CollectConfig, log *slog.Logger) (*Collect
 
 	// 4. The datasets.
 	meta := func(policy string) dataset.Metadata {
-		return dataset.Metadata{EnvID: cfg.Env, Policy: policy, Command: cfg.Command, Seed: cfg.Seed, HasSeed: true,
+		return dataset.Metadata{EnvID: cfg.Env, Policy: policy, Command: cfg.Command, Seed: &cfg.Seed,
 			Extra: map[string]string{"algorithm": "PPO", MetaRandomReturn: fmt.Sprint(rep.RandomReturn),
 				MetaExpertReturn: fmt.Sprint(rep.ExpertReturn), MetaExpertActions: "mean",
 				MetaExpertSampled: fmt.Sprint(rep.ExpertSampledReturn)}}

@@ -86,10 +86,10 @@ func printDatasetInfo(w io.Writer, path string, d *dataset.Dataset, spec *envs.S
 	s := d.Summarize()
 	m := d.Meta
 	fmt.Fprintf(w, "file        %s\n", path)
-	if m.EnvID != "" || m.Policy != "" || m.HasSeed {
+	if m.EnvID != "" || m.Policy != "" || m.Seed != nil {
 		seed := "-"
-		if m.HasSeed {
-			seed = fmt.Sprint(m.Seed)
+		if m.Seed != nil {
+			seed = fmt.Sprint(*m.Seed)
 		}
 		fmt.Fprintf(w, "source      env %s, policy %s, seed %s\n", orDash(m.EnvID), orDash(m.Policy), seed)
 	}

@@ -189,7 +189,7 @@ func TestTrainWritesEverything(t *testing.T) {
 	if b := ck.Bounds; b == nil || !slices.Equal(b.Low, []float64{-2}) || !slices.Equal(b.High, []float64{2}) {
 		t.Errorf("Pendulum's action bounds recorded as %+v", b)
 	}
-	reps, err = EvaluateCheckpoint(context.Background(), res.Files["last"], CheckpointEvalOptions{Targets: []float64{-300}, Episodes: 1, Seed: 5, HasSeed: true})
+	reps, err = EvaluateCheckpoint(context.Background(), res.Files["last"], CheckpointEvalOptions{Targets: []float64{-300}, Episodes: 1, Seed: ptr(uint64(5))})
 	if err != nil || len(reps) != 1 || reps[0].Target != -300 || reps[0].Episodes != 1 || reps[0].Results[0].Seed != 5 {
 		t.Errorf("EvaluateCheckpoint with options: %v %+v", err, reps)
 	}
@@ -1014,3 +1014,5 @@ func TestTrainControls(t *testing.T) {
 		t.Errorf("no_rtg: target %g returns %v, target %g returns %v", a.Target, a.MeanReturn, b.Target, b.MeanReturn)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

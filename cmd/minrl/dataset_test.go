@@ -46,7 +46,7 @@ func smallDataset(t *testing.T) string {
 	}
 	d.Terminals[3] = true
 	d.Timeouts[9] = true
-	d.Meta = dataset.Metadata{EnvID: "test/DatasetRefs-v0", Policy: "random", Seed: 7, HasSeed: true, Extra: map[string]string{"note": "x"}}
+	d.Meta = dataset.Metadata{EnvID: "test/DatasetRefs-v0", Policy: "random", Seed: ptr(uint64(7)), Extra: map[string]string{"note": "x"}}
 	path := filepath.Join(t.TempDir(), "small.hdf5")
 	if err := d4rl.Save(path, d, d4rl.SaveOptions{Gzip: 1}); err != nil {
 		t.Fatal(err)
@@ -106,3 +106,5 @@ func TestDatasetInfoErrors(t *testing.T) {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -16,6 +16,7 @@ import (
 
 func newEvalCmd() *cobra.Command {
 	var opts runners.CheckpointEvalOptions
+	var seed uint64
 	var out string
 	var sweep int
 	var sweepMax float64
@@ -52,7 +53,9 @@ on. Every target plays the same episode seeds.`,
 			if path != args[0] {
 				fmt.Fprintf(cmd.ErrOrStderr(), "evaluating %s\n", path)
 			}
-			opts.HasSeed = cmd.Flags().Changed("seed")
+			if cmd.Flags().Changed("seed") {
+				opts.Seed = &seed
+			}
 			if !cmd.Flags().Changed("targets") {
 				opts.Targets = nil
 			}
@@ -122,7 +125,7 @@ on. Every target plays the same episode seeds.`,
 	f.IntVar(&opts.Episodes, "episodes", 0, "episodes per target (default: the training run's eval.episodes)")
 	f.Float64SliceVar(&opts.Targets, "targets", nil, "target returns, comma-separated (default: the checkpoint's)")
 	f.Lookup("targets").DefValue = "" // pflag would add "(default [])"
-	f.Uint64Var(&opts.Seed, "seed", 0, "seed of the first episode (default: the training run's eval.seed)")
+	f.Uint64Var(&seed, "seed", 0, "seed of the first episode (default: the training run's eval.seed)")
 	f.StringVar(&opts.Env, "env", "", "environment id (default: the checkpoint's)")
 	f.IntVar(&sweep, "target-sweep", 0, "evaluate N targets evenly spaced in normalised score from 0 to --sweep-max, and plot return achieved against asked")
 	f.Float64Var(&sweepMax, "sweep-max", 120, "the highest normalised score --target-sweep asks for (120: 1.2x of the way from random to expert)")

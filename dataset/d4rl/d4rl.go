@@ -396,7 +396,7 @@ func (r *h5Reader) readMeta() (dataset.Metadata, error) {
 			m.Command = v.Text()
 		case metaSeed:
 			if seed, err := strconv.ParseUint(v.Text(), 10, 64); err == nil {
-				m.Seed, m.HasSeed = seed, true
+				m.Seed = &seed
 				break
 			}
 			fallthrough // not a uint64 (a negative or float seed): keep the text
@@ -640,12 +640,12 @@ func writeH5(path string, d *dataset.Dataset, opt SaveOptions, extra []string) (
 			return err
 		}
 	}
-	if d.Meta.HasSeed {
+	if d.Meta.Seed != nil {
 		ds, err := fw.CreateDataset("/"+groupMeta+"/"+metaSeed, hdf5.Uint64, []uint64{1})
 		if err != nil {
 			return err
 		}
-		if err := ds.Write([]uint64{d.Meta.Seed}); err != nil {
+		if err := ds.Write([]uint64{*d.Meta.Seed}); err != nil {
 			return err
 		}
 	}

@@ -38,3 +38,5 @@ func synth(seed uint64, obsDim, actDim int, lens []int, ends string) *dataset.Da
 	}
 	return d
 }
+
+func ptr[T any](v T) *T { return &v }

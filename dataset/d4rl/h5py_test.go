@@ -91,7 +91,7 @@ func TestH5pyReadsMinrlFiles(t *testing.T) {
 	const n = 70001 // several chunks per array, the last one partial
 	dir := t.TempDir()
 	d := formulaDataset(n)
-	d.Meta = dataset.Metadata{EnvID: "Hopper-v3", Policy: "sac", Command: "minrl collect", Seed: 0x9e3779b97f4a7c15, HasSeed: true,
+	d.Meta = dataset.Metadata{EnvID: "Hopper-v3", Policy: "sac", Command: "minrl collect", Seed: ptr(uint64(0x9e3779b97f4a7c15)),
 		Extra: map[string]string{"algorithm": "SAC"}}
 	var err error
 	if d.Norm, err = d.FitNormalizer(); err != nil {
@@ -219,7 +219,7 @@ print("written")
 		t.Fatal(err)
 	}
 	check("d4rl", d, true, true, true)
-	wantMeta := dataset.Metadata{EnvID: "Hopper-v3", Seed: 3, HasSeed: true, Extra: map[string]string{"algorithm": "SAC", "iteration": "42"}}
+	wantMeta := dataset.Metadata{EnvID: "Hopper-v3", Seed: ptr(uint64(3)), Extra: map[string]string{"algorithm": "SAC", "iteration": "42"}}
 	if !reflect.DeepEqual(d.Meta, wantMeta) {
 		t.Errorf("metadata %+v, want %+v", d.Meta, wantMeta)
 	}

@@ -32,7 +32,7 @@ func fullDataset(t *testing.T) *dataset.Dataset {
 		d.QVel[i] = float32(rng.NormFloat64())
 	}
 	d.Meta = dataset.Metadata{EnvID: "minrl/Hopper-v0", Policy: "sac-medium", Command: "minrl collect --env hopper",
-		Seed: 0x9e3779b97f4a7c15, HasSeed: true, Extra: map[string]string{"algorithm": "SAC", "note": "ünïcode ok", "empty": ""}}
+		Seed: ptr(uint64(0x9e3779b97f4a7c15)), Extra: map[string]string{"algorithm": "SAC", "note": "ünïcode ok", "empty": ""}}
 	var err error
 	if d.Norm, err = d.FitNormalizer(); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestSaveOptionalParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.NextObservations != nil || got.QPos != nil || got.Norm != nil || !got.TimeoutsMissing || got.Meta.HasSeed {
+	if got.NextObservations != nil || got.QPos != nil || got.Norm != nil || !got.TimeoutsMissing || got.Meta.Seed != nil {
 		t.Fatalf("optional parts appeared: %+v", got)
 	}
 	if !reflect.DeepEqual(got.Observations, d.Observations) || !reflect.DeepEqual(got.Terminals, d.Terminals) {
@@ -200,7 +200,7 @@ func TestLoadAcceptsVariants(t *testing.T) {
 	if d.N != n || d.ObsDim != 3 || d.ActDim != 2 || d.Observations[5] != 5.0/8 {
 		t.Fatalf("dataset %+v", d)
 	}
-	if d.Meta.HasSeed || d.Meta.Extra["seed"] != "-3" {
+	if d.Meta.Seed != nil || d.Meta.Extra["seed"] != "-3" {
 		t.Fatalf("metadata %+v", d.Meta)
 	}
 }
@@ -334,7 +334,7 @@ func TestCorruptFiles(t *testing.T) {
 	dir := t.TempDir()
 	for _, gz := range []int{0, 3} {
 		d := synth(5, 4, 2, []int{30, 20, 10}, "tot")
-		d.Meta = dataset.Metadata{EnvID: "x", Seed: 3, HasSeed: true}
+		d.Meta = dataset.Metadata{EnvID: "x", Seed: ptr(uint64(3))}
 		src := filepath.Join(dir, "valid.hdf5")
 		if err := Save(src, d, SaveOptions{Gzip: gz}); err != nil {
 			t.Fatal(err)
