@@ -56,9 +56,9 @@ type Dataset struct {
 
 // Metadata says where a dataset came from.
 type Metadata struct {
-	EnvID   string // environment id with its version, e.g. "Hopper-v3"
-	Policy  string // behaviour policy, e.g. "SAC medium" or a checkpoint path
-	Command string // command line that produced the data
+	EnvID   string  // environment id with its version, e.g. "Hopper-v3"
+	Policy  string  // behaviour policy, e.g. "SAC medium" or a checkpoint path
+	Command string  // command line that produced the data
 	Seed    *uint64 // nil when the file records none
 	// Extra holds free-form key/value pairs (D4RL's metadata/algorithm
 	// lands here on load).
