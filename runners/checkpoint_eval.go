@@ -51,13 +51,13 @@ func EvaluateCheckpoint(ctx context.Context, path string, opts CheckpointEvalOpt
 // (from its dataset file) when env is the run's; nil otherwise (the
 // environment's registered ones apply).
 func storedReferences(ck *policy.Checkpoint, env string) (*eval.References, error) {
-	s := ck.Meta[MetaReferences]
+	s := ck.Meta[metaReferences]
 	if s == "" || env != ck.EnvID {
 		return nil, nil
 	}
 	var r eval.References
 	if err := json.Unmarshal([]byte(s), &r); err != nil {
-		return nil, fmt.Errorf("metadata %s: %w", MetaReferences, err)
+		return nil, fmt.Errorf("metadata %s: %w", metaReferences, err)
 	}
 	return &r, nil
 }
@@ -73,7 +73,7 @@ func EvaluateLoaded(ctx context.Context, ck *policy.Checkpoint, path string, opt
 		return nil, fmt.Errorf("%s records no environment id: give one", path)
 	}
 	episodes, seed := DefaultEvalEpisodes, uint64(DefaultEvalSeed)
-	if s := ck.Meta[MetaRunConfig]; s != "" {
+	if s := ck.Meta[metaRunConfig]; s != "" {
 		var cfg struct {
 			Eval struct {
 				Episodes int             `json:"episodes"`
@@ -81,7 +81,7 @@ func EvaluateLoaded(ctx context.Context, ck *policy.Checkpoint, path string, opt
 			} `json:"eval"`
 		}
 		if err := json.Unmarshal([]byte(s), &cfg); err != nil {
-			return nil, fmt.Errorf("%s: metadata %s: %w", path, MetaRunConfig, err)
+			return nil, fmt.Errorf("%s: metadata %s: %w", path, metaRunConfig, err)
 		}
 		if cfg.Eval.Episodes > 0 {
 			episodes = cfg.Eval.Episodes
@@ -89,7 +89,7 @@ func EvaluateLoaded(ctx context.Context, ck *policy.Checkpoint, path string, opt
 		if len(cfg.Eval.Seed) > 0 {
 			var err error
 			if seed, err = strconv.ParseUint(string(cfg.Eval.Seed), 10, 64); err != nil {
-				return nil, fmt.Errorf("%s: metadata %s: eval.seed %s: %w", path, MetaRunConfig, cfg.Eval.Seed, err)
+				return nil, fmt.Errorf("%s: metadata %s: eval.seed %s: %w", path, metaRunConfig, cfg.Eval.Seed, err)
 			}
 		}
 	}

@@ -45,18 +45,18 @@ const (
 // Checkpoint metadata keys written by Train (besides policy's minrl.*).
 // Every value is a string; numbers are decimal, floats round-trip exactly.
 const (
-	MetaStep         = "train.step"           // gradient steps taken
-	MetaOptimStep    = "train.optim_step"     // AdamW's step count (bias correction)
-	MetaSampler      = "train.sampler_state"  // base64 of the sampler's State()
-	MetaBestScore    = "train.best_score"     // best score so far ("" before any evaluation)
-	MetaBest         = "train.best"           // the best EvalPoint as JSON
-	MetaRunConfig    = "train.config"         // the run config as JSON, keys as in the YAML, without out
-	MetaConfigSHA    = "train.config_sha256"  // SHA-256 of that JSON, "out" left out
-	MetaDatasetSHA   = "train.dataset_sha256" // SHA-256 of the dataset's arrays
-	MetaProgress     = "train.progress"       // JSON: log accumulators, last evaluated step (clocks: timing.json)
-	MetaCheckpointOf = "train.checkpoint"     // "last" or "best"
-	MetaGemm         = "train.gemm"           // the matrix-product backend (nn.Gemm's Name)
-	MetaReferences   = "train.references"     // JSON eval.References: what the run's scores are normalised by
+	metaStep         = "train.step"           // gradient steps taken
+	metaOptimStep    = "train.optim_step"     // AdamW's step count (bias correction)
+	metaSampler      = "train.sampler_state"  // base64 of the sampler's State()
+	metaBestScore    = "train.best_score"     // best score so far ("" before any evaluation)
+	metaBest         = "train.best"           // the best EvalPoint as JSON
+	metaRunConfig    = "train.config"         // the run config as JSON, keys as in the YAML, without out
+	metaConfigSHA    = "train.config_sha256"  // SHA-256 of that JSON, "out" left out
+	metaDatasetSHA   = "train.dataset_sha256" // SHA-256 of the dataset's arrays
+	metaProgress     = "train.progress"       // JSON: log accumulators, last evaluated step (clocks: timing.json)
+	metaCheckpointOf = "train.checkpoint"     // "last" or "best"
+	metaGemm         = "train.gemm"           // the matrix-product backend (nn.Gemm's Name)
+	metaReferences   = "train.references"     // JSON eval.References: what the run's scores are normalised by
 )
 
 // Score kinds: what EvalPoint.Score measures.
@@ -260,7 +260,7 @@ type stateSampler interface {
 	SetState([]byte) error
 }
 
-// progressState is the MetaProgress JSON.
+// progressState is the metaProgress JSON.
 type progressState struct {
 	// Checkpoints before timing.json held the clocks here.
 	WallSeconds  float64 `json:"wall_seconds,omitempty"`

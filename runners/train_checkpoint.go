@@ -36,27 +36,27 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 		return err
 	}
 	meta := map[string]string{
-		MetaStep: strconv.Itoa(j.tr.Step), MetaOptimStep: strconv.Itoa(j.tr.Opt.StepCount()),
-		MetaRunConfig: j.cfgJSON, MetaConfigSHA: j.cfgSHA, MetaDatasetSHA: j.dsSHA,
-		MetaCheckpointOf: which, MetaBestScore: "", MetaGemm: nn.CurrentGemm().Name(),
+		metaStep: strconv.Itoa(j.tr.Step), metaOptimStep: strconv.Itoa(j.tr.Opt.StepCount()),
+		metaRunConfig: j.cfgJSON, metaConfigSHA: j.cfgSHA, metaDatasetSHA: j.dsSHA,
+		metaCheckpointOf: which, metaBestScore: "", metaGemm: nn.CurrentGemm().Name(),
 	}
 	refs, err := json.Marshal(j.refs)
 	if err != nil {
 		return err
 	}
-	meta[MetaReferences] = string(refs)
+	meta[metaReferences] = string(refs)
 	if j.best != nil {
 		b, err := json.Marshal(j.best)
 		if err != nil {
 			return err
 		}
-		meta[MetaBest], meta[MetaBestScore] = string(b), fmtF(j.best.Score)
+		meta[metaBest], meta[metaBestScore] = string(b), fmtF(j.best.Score)
 	}
 	st, err := j.sampler.State()
 	if err != nil {
 		return err
 	}
-	meta[MetaSampler] = base64.StdEncoding.EncodeToString(st)
+	meta[metaSampler] = base64.StdEncoding.EncodeToString(st)
 	// Clocks go to timing.json, not the checkpoint: identical runs write
 	// identical checkpoints. The command and paths are in summary.json.
 	if which == "last" {
@@ -75,7 +75,7 @@ func (j *trainJob) saveCheckpoint(name, which string, optim bool) error {
 	if err != nil {
 		return err
 	}
-	meta[MetaProgress] = string(prog)
+	meta[metaProgress] = string(prog)
 	var extra []nn.NamedTensor
 	if optim {
 		for _, t := range j.tr.Opt.State().Tensors {
@@ -193,18 +193,18 @@ func (j *trainJob) resume(path string) error {
 		return fmt.Errorf("cannot resume: %w (use another output directory, or overwrite to start afresh)", err)
 	}
 	meta := ck.Meta
-	if meta[MetaRunConfig] == "" || meta[MetaCheckpointOf] != "last" {
+	if meta[metaRunConfig] == "" || meta[metaCheckpointOf] != "last" {
 		return fmt.Errorf("cannot resume from %s: not a training checkpoint of minrl train (use another output directory, or overwrite to start afresh)", path)
 	}
-	if diff, err := configs.Diff(meta[MetaRunConfig], j.cfgJSON); err != nil {
-		return fmt.Errorf("%s: %s: %w", path, MetaRunConfig, err)
+	if diff, err := configs.Diff(meta[metaRunConfig], j.cfgJSON); err != nil {
+		return fmt.Errorf("%s: %s: %w", path, metaRunConfig, err)
 	} else if len(diff) > 0 {
 		return fmt.Errorf("%w: %s was written with %s; use another output directory, or overwrite to start afresh",
 			ErrConfigMismatch, path, strings.Join(diff, "; "))
 	}
-	if meta[MetaDatasetSHA] != j.dsSHA {
+	if meta[metaDatasetSHA] != j.dsSHA {
 		return fmt.Errorf("%w: %s was trained on other data (SHA-256 %.12s…; now %s, %.12s…); use another output directory, or overwrite to start afresh",
-			ErrConfigMismatch, path, meta[MetaDatasetSHA], j.dsPath, j.dsSHA)
+			ErrConfigMismatch, path, meta[metaDatasetSHA], j.dsPath, j.dsSHA)
 	}
 	// The hash covers the arrays, not a normaliser stored beside them.
 	if !slices.Equal(ck.Norm.Mean, j.norm.Mean) || !slices.Equal(ck.Norm.Std, j.norm.Std) {
@@ -214,26 +214,26 @@ func (j *trainJob) resume(path string) error {
 	bad := func(key string, err error) error {
 		return fmt.Errorf("cannot resume from %s: metadata %s: %v", path, key, err)
 	}
-	step, err := strconv.Atoi(meta[MetaStep])
+	step, err := strconv.Atoi(meta[metaStep])
 	if err != nil || step < 0 || step > j.run.Train.Steps {
-		return bad(MetaStep, fmt.Errorf("%q is not a step in [0, %d]", meta[MetaStep], j.run.Train.Steps))
+		return bad(metaStep, fmt.Errorf("%q is not a step in [0, %d]", meta[metaStep], j.run.Train.Steps))
 	}
-	optStep, err := strconv.Atoi(meta[MetaOptimStep])
+	optStep, err := strconv.Atoi(meta[metaOptimStep])
 	if err != nil {
-		return bad(MetaOptimStep, err)
+		return bad(metaOptimStep, err)
 	}
-	samp, err := base64.StdEncoding.DecodeString(meta[MetaSampler])
+	samp, err := base64.StdEncoding.DecodeString(meta[metaSampler])
 	if err != nil {
-		return bad(MetaSampler, err)
+		return bad(metaSampler, err)
 	}
 	var prog progressState
-	if err := json.Unmarshal([]byte(meta[MetaProgress]), &prog); err != nil {
-		return bad(MetaProgress, err)
+	if err := json.Unmarshal([]byte(meta[metaProgress]), &prog); err != nil {
+		return bad(metaProgress, err)
 	}
-	if s := meta[MetaBest]; s != "" {
+	if s := meta[metaBest]; s != "" {
 		var b EvalPoint
 		if err := json.Unmarshal([]byte(s), &b); err != nil {
-			return bad(MetaBest, err)
+			return bad(metaBest, err)
 		}
 		j.best = &b
 	}
@@ -298,7 +298,7 @@ func (j *trainJob) resume(path string) error {
 	ev := TrainEvent{Kind: "resume", Step: step, Path: path}
 	// Another backend (pure Go or OpenBLAS, or OpenBLAS on another CPU
 	// core) rounds differently: the run goes on, but not bit for bit.
-	if was, now := meta[MetaGemm], nn.CurrentGemm().Name(); was != "" && was != now {
+	if was, now := meta[metaGemm], nn.CurrentGemm().Name(); was != "" && was != now {
 		ev.Note = fmt.Sprintf("the run so far multiplied matrices with %s, this build with %s: the result will not be bit-identical to an uninterrupted run", was, now)
 	}
 	j.emit(ev)

@@ -178,7 +178,7 @@ func TestTrainWritesEverything(t *testing.T) {
 		t.Errorf("best checkpoint evaluates to %+v, run said %+v", got, res.Best)
 	}
 	ck := readCheckpoint(t, res.Files["best"])
-	if ck.Meta[MetaStep] != "6" && ck.Meta[MetaStep] != "12" || ck.Meta[MetaCheckpointOf] != "best" || len(ck.Extra) != 0 {
+	if ck.Meta[metaStep] != "6" && ck.Meta[metaStep] != "12" || ck.Meta[metaCheckpointOf] != "best" || len(ck.Extra) != 0 {
 		t.Errorf("best checkpoint meta %v, %d extra tensors", ck.Meta, len(ck.Extra))
 	}
 	ck = readCheckpoint(t, res.Files["last"])
@@ -236,7 +236,7 @@ func runArtifacts(t *testing.T, dir string) map[string]any {
 			}
 			out[f+"/"+nt.Name] = bits
 		}
-		for _, k := range []string{MetaStep, MetaOptimStep, MetaSampler, MetaBest, MetaConfigSHA} {
+		for _, k := range []string{metaStep, metaOptimStep, metaSampler, metaBest, metaConfigSHA} {
 			out[f+"/"+k] = meta[k]
 		}
 	}
@@ -274,7 +274,7 @@ func TestTrainResumesBitForBit(t *testing.T) {
 			if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "step 7") {
 				t.Fatalf("cancelled run: %v", err)
 			}
-			if s := readCheckpoint(t, filepath.Join(b.Out, FileLast)).Meta[MetaStep]; s != "7" {
+			if s := readCheckpoint(t, filepath.Join(b.Out, FileLast)).Meta[metaStep]; s != "7" {
 				t.Fatalf("cancelled at step 7, checkpoint at step %s", s)
 			}
 			res, err := Train(context.Background(), b, noPlots)
@@ -379,8 +379,8 @@ func TestTrainRefusesAnotherConfig(t *testing.T) {
 	if err != nil || res.ResumedFrom != 0 {
 		t.Fatalf("overwrite: %v, resumed from %+v", err, res)
 	}
-	if ck := readCheckpoint(t, filepath.Join(run.Out, FileLast)); !strings.Contains(ck.Meta[MetaRunConfig], `"lr":0.5`) {
-		t.Errorf("overwritten run's config: %s", ck.Meta[MetaRunConfig])
+	if ck := readCheckpoint(t, filepath.Join(run.Out, FileLast)); !strings.Contains(ck.Meta[metaRunConfig], `"lr":0.5`) {
+		t.Errorf("overwritten run's config: %s", ck.Meta[metaRunConfig])
 	}
 	// A run moved to another directory still resumes.
 	moved := filepath.Join(t.TempDir(), "moved")
@@ -459,14 +459,14 @@ func TestResumeNotesAnotherGemmBackend(t *testing.T) {
 		}
 		return note
 	}
-	if ck := readCheckpoint(t, last); ck.Meta[MetaGemm] != nn.CurrentGemm().Name() {
-		t.Errorf("checkpoint records GEMM %q, want %q", ck.Meta[MetaGemm], nn.CurrentGemm().Name())
+	if ck := readCheckpoint(t, last); ck.Meta[metaGemm] != nn.CurrentGemm().Name() {
+		t.Errorf("checkpoint records GEMM %q, want %q", ck.Meta[metaGemm], nn.CurrentGemm().Name())
 	}
 	if note := resumeNote(); note != "" {
 		t.Errorf("same backend: note %q", note)
 	}
 	ck := readCheckpoint(t, last)
-	ck.Meta[MetaGemm] = "other/backend"
+	ck.Meta[metaGemm] = "other/backend"
 	if err := policy.Save(last, ck.Model, ck.Info, ck.Extra); err != nil {
 		t.Fatal(err)
 	}
@@ -1006,8 +1006,8 @@ func TestTrainControls(t *testing.T) {
 		t.Fatal(err)
 	}
 	ck := readCheckpoint(t, filepath.Join(run.Out, FileLast))
-	if !ck.Model.(*policy.Decision).Config().NoRTG || !strings.Contains(ck.Meta[MetaRunConfig], `"no_rtg":true`) {
-		t.Errorf("checkpoint config %+v, run config %s", ck.Model.(*policy.Decision).Config(), ck.Meta[MetaRunConfig])
+	if !ck.Model.(*policy.Decision).Config().NoRTG || !strings.Contains(ck.Meta[metaRunConfig], `"no_rtg":true`) {
+		t.Errorf("checkpoint config %+v, run config %s", ck.Model.(*policy.Decision).Config(), ck.Meta[metaRunConfig])
 	}
 	a, b := res.Last.Targets[0], res.Last.Targets[1]
 	if a.Target == b.Target || a.MeanReturn != b.MeanReturn {
