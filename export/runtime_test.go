@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -12,9 +13,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minrl/minrl/configs"
+	_ "github.com/minrl/minrl/envs/all" // the trained policies evaluate in Pendulum
 	"github.com/minrl/minrl/internal/onnx"
 	"github.com/minrl/minrl/nn"
 	"github.com/minrl/minrl/policy"
+	"github.com/minrl/minrl/runners"
 )
 
 // The cross-runtime checks: ONNX Runtime (npm onnxruntime-node, run by
@@ -303,6 +307,23 @@ func writeCases(t *testing.T) (string, []string) {
 			cases = append(cases, pc)
 		}
 	}
+	// Trained policies too: a few dozen steps on the shipped Pendulum data,
+	// with their real normaliser, bounds and targets.
+	for i, tp := range trainedSpecs {
+		ck := trainedCheckpoint(t, tp.preset)
+		model, err := ONNX(ck, Options{Mode: tp.mode, Target: math.NaN(), Version: "test"})
+		if err != nil {
+			t.Fatalf("%s: %v", tp.preset, err)
+		}
+		file := tp.preset + ".onnx"
+		if err := os.WriteFile(filepath.Join(dir, file), model.Marshal(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, filepath.Join(dir, file))
+		c := episode(t, ck, tp.mode, 2, 40, uint64(100+i))
+		c.Name, c.Model = "trained-"+tp.preset, file
+		cases = append(cases, c)
+	}
 	js, err := json.Marshal(map[string]any{"cases": cases})
 	if err != nil {
 		t.Fatal(err)
@@ -329,8 +350,8 @@ func TestONNXRuntimeReproducesActions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("onnxruntime check failed: %v", err)
 	}
-	if n := strings.Count(string(out), "ok "); n != len(rtSpecs)+2 {
-		t.Fatalf("%d cases passed, want %d", n, len(rtSpecs)+2)
+	if n, want := strings.Count(string(out), "ok "), len(rtSpecs)+2+len(trainedSpecs); n != want {
+		t.Fatalf("%d cases passed, want %d", n, want)
 	}
 }
 
@@ -390,4 +411,40 @@ func TestONNXGraphConventions(t *testing.T) {
 	if _, err := ONNX(testCheckpoint(t, policy.ModelDT, policy.ContextWindow, false, 1), Options{Mode: ModeStep}); err == nil {
 		t.Error("a DT step export did not fail")
 	}
+}
+
+// trainedSpecs are the presets trained briefly for the runtime check, one
+// per kind of graph: a recurrent step, a DT window, the BC MLP.
+var trainedSpecs = []struct{ preset, mode string }{
+	{"pendulum-medium-mingru-episode", ModeStep},
+	{"pendulum-medium-dt", ModeWindow},
+	{"pendulum-medium-bc", ""},
+}
+
+// trained holds the checkpoints trainedCheckpoint made, for the next test.
+var trained = map[string]*policy.Checkpoint{}
+
+// trainedCheckpoint trains preset for 40 steps on the shipped dataset
+// (minrl train's own code path) and loads its last checkpoint.
+func trainedCheckpoint(t *testing.T, preset string) *policy.Checkpoint {
+	t.Helper()
+	if ck, ok := trained[preset]; ok {
+		return ck
+	}
+	run, err := configs.Load(configs.Source{Preset: preset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run.Out = filepath.Join(t.TempDir(), preset)
+	run.Train.Steps, run.Train.Warmup, run.Train.EvalEvery, run.Eval.Episodes = 40, 4, 0, 1
+	res, err := runners.Train(context.Background(), run, runners.TrainOptions{SkipPlots: true})
+	if err != nil {
+		t.Fatalf("%s: %v", preset, err)
+	}
+	ck, err := policy.Load(res.Files["last"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	trained[preset] = ck
+	return ck
 }
