@@ -337,6 +337,11 @@ func agentMeanPolicy(a *ppo.Agent) behaviour {
 
 // meanReturn plays episodes with seeds seed, seed+1, ... and returns their
 // mean return. Actions are clipped to the action space.
+//
+// Collection plays its episodes one at a time with one random stream
+// (here and in rolloutDataset), not in eval.Evaluate's lockstep: the
+// order of the random draws is what makes a collection reproduce its
+// datasets byte for byte (TestCollectIsReproducible, data/SHA256SUMS).
 func meanReturn(ctx context.Context, env string, pol behaviour, episodes int, seed uint64, rng *rand.Rand) (float64, error) {
 	e, err := envs.Make(env)
 	if err != nil {

@@ -2,21 +2,15 @@ package runners
 
 import (
 	"fmt"
-	"image/color"
 	"io"
 	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-
 	"github.com/minrl/minrl/data"
 	"github.com/minrl/minrl/dataset"
 	"github.com/minrl/minrl/envs"
-	"github.com/minrl/minrl/internal/atomicfile"
 )
 
 // DatasetInfoConfig configures DatasetInfo.
@@ -158,32 +152,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// PlotReturns draws a histogram of episode returns as a PNG, written
-// atomically (temp file + rename).
-func PlotReturns(rets []float64, bins int, title, path string) error {
-	p := plot.New()
-	p.Title.Text = "Episode returns: " + title
-	p.X.Label.Text = "episode return (undiscounted)"
-	p.Y.Label.Text = "episodes"
-	h, err := plotter.NewHist(plotter.Values(rets), bins)
-	if err != nil {
-		return fmt.Errorf("histogram: %w", err)
-	}
-	if lo, hi := slices.Min(rets), slices.Max(rets); lo == hi { // one value: give its bin a width
-		h.Bins = []plotter.HistogramBin{{Min: lo - 0.5, Max: hi + 0.5, Weight: float64(len(rets))}}
-	}
-	h.FillColor = color.RGBA{R: 31, G: 119, B: 180, A: 255}
-	p.Add(h)
-	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, "png")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(path, func(w io.Writer) error {
-		if _, err := wt.WriteTo(w); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	})
 }

@@ -3,12 +3,14 @@ package runners
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/minrl/minrl/agents/ppo"
+	"github.com/minrl/minrl/internal/atomicfile"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -286,4 +288,32 @@ func reversed(xy plotter.XYs) plotter.XYs {
 		out[len(xy)-1-i] = v
 	}
 	return out
+}
+
+// PlotReturns draws a histogram of episode returns as a PNG, written
+// atomically (temp file + rename).
+func PlotReturns(rets []float64, bins int, title, path string) error {
+	p := plot.New()
+	p.Title.Text = "Episode returns: " + title
+	p.X.Label.Text = "episode return (undiscounted)"
+	p.Y.Label.Text = "episodes"
+	h, err := plotter.NewHist(plotter.Values(rets), bins)
+	if err != nil {
+		return fmt.Errorf("histogram: %w", err)
+	}
+	if lo, hi := slices.Min(rets), slices.Max(rets); lo == hi { // one value: give its bin a width
+		h.Bins = []plotter.HistogramBin{{Min: lo - 0.5, Max: hi + 0.5, Weight: float64(len(rets))}}
+	}
+	h.FillColor = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+	p.Add(h)
+	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, "png")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := wt.WriteTo(w); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	})
 }
