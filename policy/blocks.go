@@ -29,15 +29,10 @@ type rnnBlock struct {
 	Conv     *nn.CausalConv1d // nil without the convolution
 	RNN      recurrent
 	Drop     *nn.Dropout
-	LN2      *nn.LayerNorm
-	MLP      *nn.MLP
+	preNorm
 
-	keep          []float32
-	cin, dcin     nn.Tensor // masked convolution input and its gradient
-	x1, out       nn.Tensor
-	dx1, dx       nn.Tensor
-	addX1, addOut residual
-	addDX1, addDX residual
+	keep      []float32
+	cin, dcin nn.Tensor // masked convolution input and its gradient
 }
 
 func newRNNBlock(name string, cfg Config, act nn.ActKind, rng *rand.Rand) *rnnBlock {
@@ -57,10 +52,7 @@ func newRNNBlock(name string, cfg Config, act nn.ActKind, rng *rand.Rand) *rnnBl
 	b.Drop = nn.NewDropout(cfg.Dropout, rng)
 	b.LN2 = nn.NewLayerNorm(name+".ln2", h)
 	b.MLP = nn.NewMLP(name+".mlp", h, 4*h, h, act, cfg.Dropout, rng)
-	b.addX1.init()
-	b.addOut.init()
-	b.addDX1.init()
-	b.addDX.init()
+	b.preNorm.init()
 	return b
 }
 
@@ -89,32 +81,20 @@ func (b *rnnBlock) forward(x *nn.Tensor, keep []float32) *nn.Tensor {
 		maskRows(b.cin.Data, u.Data, keep, b.h)
 		u = b.Conv.Forward(&b.cin)
 	}
-	r := b.Drop.Forward(b.RNN.ForwardMasked(u, nil, keep))
-	b.x1.Resize(x.Shape...)
-	b.addX1.run(b.x1.Data, x.Data, r.Data)
-	m := b.MLP.Forward(b.LN2.Forward(&b.x1))
-	b.out.Resize(x.Shape...)
-	b.addOut.run(b.out.Data, b.x1.Data, m.Data)
-	return &b.out
+	return b.forwardMLP(x, b.Drop.Forward(b.RNN.ForwardMasked(u, nil, keep)))
 }
 
 // backward: dx1 = dy + LN2ᵀ(MLPᵀ(dy)); du = minRNNᵀ(Dropᵀ(dx1)), through the
 // convolution and the mask; dx = dx1 + LN1ᵀ(du).
 func (b *rnnBlock) backward(dy *nn.Tensor) *nn.Tensor {
-	d2 := b.LN2.Backward(b.MLP.Backward(dy))
-	b.dx1.Resize(dy.Shape...)
-	b.addDX1.run(b.dx1.Data, dy.Data, d2.Data)
-	du := b.RNN.Backward(b.Drop.Backward(&b.dx1))
+	du := b.RNN.Backward(b.Drop.Backward(b.backwardMLP(dy)))
 	if b.Conv != nil {
 		dc := b.Conv.Backward(du)
 		b.dcin.Resize(dc.Shape...)
 		maskRows(b.dcin.Data, dc.Data, b.keep, b.h)
 		du = &b.dcin
 	}
-	d1 := b.LN1.Backward(du)
-	b.dx.Resize(dy.Shape...)
-	b.addDX.run(b.dx.Data, b.dx1.Data, d1.Data)
-	return &b.dx
+	return b.backwardResidual(b.LN1.Backward(du))
 }
 
 func (b *rnnBlock) setDropoutCalls(n uint64) {
@@ -123,27 +103,18 @@ func (b *rnnBlock) setDropoutCalls(n uint64) {
 }
 
 func (b *rnnBlock) scratchBytes() int {
-	n := b.LN1.ScratchBytes() + b.RNN.ScratchBytes() + b.Drop.ScratchBytes() + b.LN2.ScratchBytes() + b.MLP.ScratchBytes()
+	n := b.LN1.ScratchBytes() + b.RNN.ScratchBytes() + b.Drop.ScratchBytes() + b.preNorm.scratchBytes()
 	if b.Conv != nil {
 		n += b.Conv.ScratchBytes()
 	}
-	for _, t := range []*nn.Tensor{&b.cin, &b.dcin, &b.x1, &b.out, &b.dx1, &b.dx} {
-		n += t.CapBytes()
-	}
-	return n
+	return n + b.cin.CapBytes() + b.dcin.CapBytes()
 }
 
 // dtBlock is GPT-2's block: x += Attn(LN(x)); x += MLP(LN(x)).
 type dtBlock struct {
 	LN1  *nn.LayerNorm
 	Attn *nn.CausalSelfAttention
-	LN2  *nn.LayerNorm
-	MLP  *nn.MLP
-
-	x1, out       nn.Tensor
-	dx1, dx       nn.Tensor
-	addX1, addOut residual
-	addDX1, addDX residual
+	preNorm
 }
 
 func newDTBlock(name string, cfg Config, act nn.ActKind, rng *rand.Rand) *dtBlock {
@@ -151,9 +122,9 @@ func newDTBlock(name string, cfg Config, act nn.ActKind, rng *rand.Rand) *dtBloc
 	b := &dtBlock{
 		LN1:  nn.NewLayerNorm(name+".ln_1", h),
 		Attn: nn.NewCausalSelfAttention(name+".attn", h, cfg.Heads, cfg.Dropout, cfg.Dropout, rng),
-		LN2:  nn.NewLayerNorm(name+".ln_2", h),
-		MLP:  nn.NewMLP(name+".mlp", h, 4*h, h, act, cfg.Dropout, rng),
 	}
+	b.LN2 = nn.NewLayerNorm(name+".ln_2", h)
+	b.MLP = nn.NewMLP(name+".mlp", h, 4*h, h, act, cfg.Dropout, rng)
 	// GPT-2: every Linear N(0, 0.02²) with zero bias; the residual
 	// projections (c_proj) scaled by 1/√(2·n_layer).
 	projStd := 0.02 / math.Sqrt(2*float64(cfg.Layers))
@@ -162,10 +133,7 @@ func newDTBlock(name string, cfg Config, act nn.ActKind, rng *rand.Rand) *dtBloc
 	nn.InitConst(b.MLP.FC.B, 0)
 	nn.InitNormal(b.MLP.Proj.W, rng, projStd)
 	nn.InitConst(b.MLP.Proj.B, 0)
-	b.addX1.init()
-	b.addOut.init()
-	b.addDX1.init()
-	b.addDX.init()
+	b.preNorm.init()
 	return b
 }
 
@@ -187,28 +155,70 @@ func (b *dtBlock) setTrain(train bool) {
 }
 
 func (b *dtBlock) forward(x *nn.Tensor, keep []float32) *nn.Tensor {
-	a := b.Attn.ForwardMasked(b.LN1.Forward(x), keep)
-	b.x1.Resize(x.Shape...)
-	b.addX1.run(b.x1.Data, x.Data, a.Data)
-	m := b.MLP.Forward(b.LN2.Forward(&b.x1))
-	b.out.Resize(x.Shape...)
-	b.addOut.run(b.out.Data, b.x1.Data, m.Data)
-	return &b.out
+	return b.forwardMLP(x, b.Attn.ForwardMasked(b.LN1.Forward(x), keep))
 }
 
 func (b *dtBlock) backward(dy *nn.Tensor) *nn.Tensor {
-	d2 := b.LN2.Backward(b.MLP.Backward(dy))
-	b.dx1.Resize(dy.Shape...)
-	b.addDX1.run(b.dx1.Data, dy.Data, d2.Data)
-	d1 := b.LN1.Backward(b.Attn.Backward(&b.dx1))
-	b.dx.Resize(dy.Shape...)
-	b.addDX.run(b.dx.Data, b.dx1.Data, d1.Data)
-	return &b.dx
+	return b.backwardResidual(b.LN1.Backward(b.Attn.Backward(b.backwardMLP(dy))))
 }
 
 func (b *dtBlock) scratchBytes() int {
-	n := b.LN1.ScratchBytes() + b.Attn.ScratchBytes() + b.LN2.ScratchBytes() + b.MLP.ScratchBytes()
-	for _, t := range []*nn.Tensor{&b.x1, &b.out, &b.dx1, &b.dx} {
+	return b.LN1.ScratchBytes() + b.Attn.ScratchBytes() + b.preNorm.scratchBytes()
+}
+
+// preNorm is the pre-norm residual frame both blocks share,
+//
+//	x1 = x + mixer(LN1(x)),  out = x1 + MLP(LN2(x1)),
+//
+// with its buffers: the blocks differ only in the mixer (a minRNN or
+// attention) and what comes before it.
+type preNorm struct {
+	LN2 *nn.LayerNorm
+	MLP *nn.MLP
+
+	x1, out       nn.Tensor
+	dx1, dx       nn.Tensor
+	addX1, addOut residual
+	addDX1, addDX residual
+}
+
+func (p *preNorm) init() {
+	p.addX1.init()
+	p.addOut.init()
+	p.addDX1.init()
+	p.addDX.init()
+}
+
+// forwardMLP returns out for the block input x and the mixer's output r.
+func (p *preNorm) forwardMLP(x, r *nn.Tensor) *nn.Tensor {
+	p.x1.Resize(x.Shape...)
+	p.addX1.run(p.x1.Data, x.Data, r.Data)
+	m := p.MLP.Forward(p.LN2.Forward(&p.x1))
+	p.out.Resize(x.Shape...)
+	p.addOut.run(p.out.Data, p.x1.Data, m.Data)
+	return &p.out
+}
+
+// backwardMLP returns dx1 = dy + LN2ᵀ(MLPᵀ(dy)), the gradient of x1 and of
+// the mixer's output.
+func (p *preNorm) backwardMLP(dy *nn.Tensor) *nn.Tensor {
+	d2 := p.LN2.Backward(p.MLP.Backward(dy))
+	p.dx1.Resize(dy.Shape...)
+	p.addDX1.run(p.dx1.Data, dy.Data, d2.Data)
+	return &p.dx1
+}
+
+// backwardResidual returns dx = dx1 + d1, d1 the gradient through the
+// mixer and LN1.
+func (p *preNorm) backwardResidual(d1 *nn.Tensor) *nn.Tensor {
+	p.dx.Resize(d1.Shape...)
+	p.addDX.run(p.dx.Data, p.dx1.Data, d1.Data)
+	return &p.dx
+}
+
+func (p *preNorm) scratchBytes() int {
+	n := p.LN2.ScratchBytes() + p.MLP.ScratchBytes()
+	for _, t := range []*nn.Tensor{&p.x1, &p.out, &p.dx1, &p.dx} {
 		n += t.CapBytes()
 	}
 	return n
