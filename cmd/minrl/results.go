@@ -16,6 +16,7 @@ import (
 
 func newResultsCmd() *cobra.Command {
 	var out, update, sweepOut string
+	var analysis bool
 	cmd := &cobra.Command{
 		Use:   "results DIR|SWEEP.yaml",
 		Short: "Tabulate the runs under DIR, or of a sweep: mean ± std over seeds of the last and best normalised scores",
@@ -28,10 +29,18 @@ window mode per dataset for the recurrent models, and the median time per run of
 The runs of one cell must differ only in train.seed (and name, out, log and checkpoint
 intervals), each seed once; anything else is an error that names both runs.
 
+--analysis prints instead the analysis pre-registered in docs/protocol.md: per target (high,
+then mid), mean and 95% t interval over seeds per dataset and model and on the average over
+datasets; the TOST equivalence test (margin ±5, α = 0.05) of minGRU (primary) and minLSTM
+(secondary) against DT, seeds paired by number; each return-conditioned model minus %BC and
+minus the return-to-go ablation (Welch intervals).
+
 --update FILE replaces the table between the lines "<!-- table: ... -->" and
-"<!-- /table -->" of a Markdown file (docs/results.md) with the new one.`,
+"<!-- /table -->" of a Markdown file (docs/results.md) with the new one; with --analysis,
+between "<!-- analysis: ... -->" and "<!-- /analysis -->".`,
 		Example: `  minrl results docs/results/runs --out table.md
-  minrl results docs/results/sweep.yaml --update docs/results.md`,
+  minrl results docs/results/sweep.yaml --update docs/results.md
+  minrl results docs/results/main.yaml --analysis`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
@@ -46,11 +55,15 @@ intervals), each seed once; anything else is an error that names both runs.
 				}
 			}
 			var b bytes.Buffer
-			if err := report.Table(&b, dir); err != nil {
+			write, marker := report.Table, "table"
+			if analysis {
+				write, marker = report.Analysis, "analysis"
+			}
+			if err := write(&b, dir); err != nil {
 				return err
 			}
 			if update != "" {
-				if err := replaceTable(update, b.String()); err != nil {
+				if err := replaceBetween(update, marker, b.String()); err != nil {
 					return err
 				}
 			}
@@ -63,13 +76,14 @@ intervals), each seed once; anything else is an error that names both runs.
 	}
 	cmd.Flags().StringVar(&out, "out", "", "write the table to this file instead of stdout")
 	cmd.Flags().StringVar(&update, "update", "", "also put the table between the table markers of this Markdown file")
+	cmd.Flags().BoolVar(&analysis, "analysis", false, "print the pre-registered analysis of docs/protocol.md (intervals, equivalence test, controls) instead of the tables")
 	cmd.Flags().StringVar(&sweepOut, "sweep-out", "", "with a sweep file: its directory, when not the file's out")
 	return cmd
 }
 
-// replaceTable puts table between the "<!-- table:" and "<!-- /table -->"
-// lines of a Markdown file.
-func replaceTable(path, table string) error {
+// replaceBetween puts table between the "<!-- MARKER:" and
+// "<!-- /MARKER -->" lines of a Markdown file.
+func replaceBetween(path, marker, table string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -78,14 +92,14 @@ func replaceTable(path, table string) error {
 	start, end := -1, -1
 	for i, l := range lines {
 		switch {
-		case start < 0 && strings.HasPrefix(l, "<!-- table:"):
+		case start < 0 && strings.HasPrefix(l, "<!-- "+marker+":"):
 			start = i
-		case start >= 0 && end < 0 && strings.HasPrefix(l, "<!-- /table -->"):
+		case start >= 0 && end < 0 && strings.HasPrefix(l, "<!-- /"+marker+" -->"):
 			end = i
 		}
 	}
 	if start < 0 || end < 0 {
-		return fmt.Errorf("%s: no \"<!-- table: ... -->\" ... \"<!-- /table -->\" lines to put the table between", path)
+		return fmt.Errorf("%s: no \"<!-- %s: ... -->\" ... \"<!-- /%s -->\" lines to put the %s between", path, marker, marker, marker)
 	}
 	var b strings.Builder
 	for _, l := range lines[:start+1] {

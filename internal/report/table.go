@@ -38,7 +38,11 @@ type run struct {
 		} `json:"train"`
 	} `json:"config"`
 	Last struct {
-		Score *float64 `json:"score"`
+		Score   *float64 `json:"score"`
+		Targets []struct {
+			Target         float64  `json:"target"`
+			MeanNormalized *float64 `json:"mean_normalized"`
+		} `json:"targets"`
 	} `json:"last"`
 	Best struct {
 		Score *float64 `json:"score"`
