@@ -46,20 +46,15 @@ func modelErrors(r Run) []error {
 	var out []error
 	for _, e := range leaves(err) {
 		var fe *policy.FieldError
-		if key, ok := modelKeys[fieldOf(e, &fe)]; ok {
-			out = append(out, fmt.Errorf("%s: %v, %s", key, fe.Value, fe.Why))
-		} else if e != nil {
-			out = append(out, e)
+		if errors.As(e, &fe) {
+			if key, ok := modelKeys[fe.Field]; ok {
+				out = append(out, fmt.Errorf("%s: %v, %s", key, fe.Value, fe.Why))
+				continue
+			}
 		}
+		out = append(out, e)
 	}
 	return out
-}
-
-func fieldOf(e error, fe **policy.FieldError) string {
-	if errors.As(e, fe) {
-		return (*fe).Field
-	}
-	return ""
 }
 
 // leaves flattens joined and wrapped errors into the errors they join.
